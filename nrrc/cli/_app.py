@@ -1,0 +1,78 @@
+"""The typer application and the helpers every command shares.
+
+The CLI is the only layer that reads the environment, configures logging, calls asyncio.run
+and prints. Bad input ends in one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from nrrc.catalogue import Catalogue, load_catalogue
+from nrrc.errors import CatalogueError, NrrcError
+
+app = typer.Typer(
+    name="nrrc",
+    help=(
+        "Simulated Nuclear Risk Reduction Centres: signed, typed notifications under the timing "
+        "rules of real agreements, and a compliance checker for their message logs.\n\n"
+        "Start with `nrrc rules list` to see every rule with its source and how firmly that "
+        "source is verified, `nrrc rules show BML001` for one rule, and `nrrc demo` for a "
+        "walk-through."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+rules_app = typer.Typer(
+    help="List the rules of the built-in and your own agreements, or show "
+    "one with its citation and verification status.",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help="Generate, list and export centres' Ed25519 keys and keyrings.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
+app.add_typer(keys_app, name="keys")
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+AGREEMENTS_HELP = (
+    "Extra agreement TOML file or directory, loaded exactly like the built-ins (repeatable)."
+)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print one line to stderr and exit."""
+    err_console.print(f"nrrc: error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def catalogue(extra: Sequence[Path] | None) -> Catalogue:
+    """Load built-ins plus ``extra``; every problem printed one per line, then exit 2."""
+    try:
+        return load_catalogue(extra or ())
+    except CatalogueError as exc:
+        for line in exc.lines():
+            err_console.print(f"nrrc: error: {line}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=list(argv) if argv is not None else None, prog_name="nrrc")
+    except NrrcError as exc:
+        err_console.print(f"nrrc: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("nrrc: interrupted", markup=False)
+        sys.exit(130)

@@ -1,0 +1,305 @@
+"""Signed envelopes: DSSE (Dead Simple Signing Envelope) carrying a statement, signed with Ed25519.
+
+Wire format (compact JSON, one object)::
+
+    {"payloadType": "application/vnd.nrrc.statement+json; version=1",
+     "payload": "<standard base64, with padding, of the statement bytes>",
+     "signatures": [{"keyid": "US-3f1c9a0b2d4e6f70", "sig": "<standard base64 of 64 bytes>"}]}
+
+The signature is Ed25519 over DSSE's pre-authentication encoding (PAE)::
+
+    "DSSEv1" SP LEN(payloadType) SP payloadType SP LEN(payload) SP payload
+
+where LEN is the ASCII decimal byte length and ``payload`` the raw statement bytes. The fixed
+payload type separates these signatures from any other use of the key. A verifier checks the
+exact bytes that travelled: it never re-encodes the statement. Exactly one signature is allowed,
+and only canonical base64 is accepted, so that no two distinct envelopes carry the same content.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import random
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from nrrc.errors import (
+    BadSignature,
+    InvalidPayload,
+    KeyNotOwnedBySender,
+    KeyNotValidAt,
+    MalformedEnvelope,
+    NotAddressedToUs,
+    UnknownKey,
+)
+from nrrc.keys import Keyring, Signer
+from nrrc.messages import MessageTypes, ReplyRef, Statement, StatementHeader
+from nrrc.timeutil import format_instant, to_utc
+
+__all__ = [
+    "PAYLOAD_TYPE",
+    "Opened",
+    "Verifier",
+    "compose",
+    "digest",
+    "new_message_id",
+    "pae",
+    "seal",
+]
+
+PAYLOAD_TYPE = "application/vnd.nrrc.statement+json; version=1"
+
+
+class _Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    keyid: str
+    sig: str
+
+
+class _Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename="camel"):
+    payload_type: str
+    payload: str
+    signatures: list[_Signature]
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_envelope_encoder = msgspec.json.Encoder()
+
+
+def pae(payload_type: str, payload: bytes) -> bytes:
+    """DSSE pre-authentication encoding of ``payload`` under ``payload_type``."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+
+
+_PAE_PREFIX = b"DSSEv1 %d %s " % (len(PAYLOAD_TYPE.encode()), PAYLOAD_TYPE.encode())
+
+
+def digest(statement_bytes: bytes) -> str:
+    """SHA-256 (hex) of a statement's exact bytes: what ``in_reply_to.digest`` names."""
+    return hashlib.sha256(statement_bytes).hexdigest()
+
+
+def new_message_id(at: datetime, rand: Callable[[int], bytes] | random.Random | None = None) -> str:
+    """A UUIDv7 (RFC 9562) whose time part is ``at`` in milliseconds.
+
+    ``rand`` supplies the 74 random bits: a ``random.Random`` for deterministic simulations,
+    or by default the operating system's randomness.
+    """
+    ms = int(to_utc(at).timestamp() * 1000)
+    if isinstance(rand, random.Random):
+        bits = rand.getrandbits(80).to_bytes(10, "big")
+    elif rand is not None:
+        bits = rand(10)
+    else:
+        bits = os.urandom(10)
+    value = bytearray(ms.to_bytes(6, "big") + bits)
+    value[6] = 0x70 | (value[6] & 0x0F)
+    value[8] = 0x80 | (value[8] & 0x3F)
+    h = value.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def seal(statement_bytes: bytes, signer: Signer) -> bytes:
+    """Sign ``statement_bytes`` and return the envelope's exact bytes."""
+    sig = signer.sign(pae(PAYLOAD_TYPE, statement_bytes))
+    env = _Envelope(
+        payload_type=PAYLOAD_TYPE,
+        payload=base64.b64encode(statement_bytes).decode("ascii"),
+        signatures=[_Signature(signer.key_id, base64.b64encode(sig).decode("ascii"))],
+    )
+    return _envelope_encoder.encode(env)
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedEnvelope(f"$.{what}: expected standard base64, found invalid text") from exc
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise MalformedEnvelope(
+            f"$.{what}: expected canonical standard base64 (with padding, "
+            "zero pad bits), found a non-canonical encoding"
+        )
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An envelope that passed every check."""
+
+    envelope: bytes
+    statement_bytes: bytes
+    statement: Statement
+    key_id: str
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the statement bytes."""
+        return digest(self.statement_bytes)
+
+    def reply_ref(self) -> ReplyRef:
+        """A reference to this message for ``in_reply_to``."""
+        return ReplyRef(id=self.statement.id, digest=self.digest)
+
+
+class Verifier:
+    """Checks envelopes against a keyring and the catalogue's types.
+
+    Args:
+        keyring: the trusted keys; the only source of trust.
+        types: statement types of the catalogue.
+        centre: when given, an envelope must be addressed to this centre or to one of
+            ``regimes``; otherwise any recipient is accepted (auditing).
+        regimes: regime ids (e.g. ``hcoc``) this centre belongs to.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        types: MessageTypes,
+        *,
+        centre: str | None = None,
+        regimes: Collection[str] = (),
+    ) -> None:
+        self.keyring = keyring
+        self.types = types
+        self.centre = centre
+        self.regimes = frozenset(regimes)
+
+    def open(self, envelope: bytes, *, check_signature: bool = True) -> Opened:
+        """Verify ``envelope`` and decode its statement.
+
+        The checks run in this order and the first failure raises its own error:
+        malformed envelope, unknown key, bad signature, malformed statement header,
+        key not owned by the sender, key not valid at sent-at, not addressed to this centre,
+        payload not valid for its kind.
+        """
+        try:
+            env = _envelope_decoder.decode(envelope)
+        except msgspec.ValidationError as exc:
+            raise MalformedEnvelope(f"{exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise MalformedEnvelope(f"expected a JSON DSSE envelope: {exc}") from exc
+        if env.payload_type != PAYLOAD_TYPE:
+            raise MalformedEnvelope(
+                f"$.payloadType: expected {PAYLOAD_TYPE!r}, found {env.payload_type[:80]!r}"
+            )
+        if len(env.signatures) != 1:
+            raise MalformedEnvelope(
+                f"$.signatures: expected exactly one signature, found {len(env.signatures)}"
+            )
+        signature = env.signatures[0]
+        statement_bytes = _b64(env.payload, "payload")
+        sig = _b64(signature.sig, "signatures[0].sig")
+        entry = self.keyring.get(signature.keyid)
+        if entry is None:
+            raise UnknownKey(f"key id {signature.keyid[:80]!r} is not in the keyring")
+        if check_signature and (
+            len(sig) != 64
+            or not entry.verify(
+                sig, _PAE_PREFIX + b"%d %s" % (len(statement_bytes), statement_bytes)
+            )
+        ):
+            raise BadSignature(
+                f"the signature does not verify with key {entry.key_id} of {entry.centre}"
+            )
+        try:
+            statement = self.types.decode(statement_bytes)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            self._classify(statement_bytes, entry.key_id, exc)
+            raise  # pragma: no cover - _classify always raises
+        self._check_header(statement, entry.key_id)
+        return Opened(envelope, statement_bytes, statement, entry.key_id)
+
+    def _check_header(self, statement: Statement | StatementHeader, key_id: str) -> None:
+        entry = self.keyring.get(key_id)
+        assert entry is not None
+        if entry.centre != statement.sender:
+            raise KeyNotOwnedBySender(
+                f"key {key_id} belongs to {entry.centre}, but the sender is {statement.sender}",
+                message_id=statement.id,
+            )
+        sent_at = to_utc(statement.sent_at)
+        if not entry.valid_at(sent_at):
+            raise KeyNotValidAt(
+                f"key {key_id} is valid {entry.validity_words()}; the message "
+                f"was sent at {format_instant(sent_at)}",
+                message_id=statement.id,
+            )
+        if (
+            self.centre is not None
+            and statement.recipient != self.centre
+            and statement.recipient not in self.regimes
+        ):
+            regimes = f" or its regimes {', '.join(sorted(self.regimes))}" if self.regimes else ""
+            raise NotAddressedToUs(
+                f"addressed to {statement.recipient}, not to {self.centre}{regimes}",
+                message_id=statement.id,
+            )
+
+    def _classify(self, statement_bytes: bytes, key_id: str, exc: Exception) -> None:
+        """Turn a failed statement decode into the right error."""
+        try:
+            header = self.types.decode_header(statement_bytes)
+        except (msgspec.ValidationError, msgspec.DecodeError) as inner:
+            raise MalformedEnvelope(f"statement header: {inner}") from exc
+        # The header is well formed: ownership, validity and addressing come before the payload.
+        self._check_header(header, key_id)
+        if header.kind not in self.types.statements:
+            raise InvalidPayload(
+                f"$.kind: unknown kind {header.kind[:80]!r}", message_id=header.id
+            ) from exc
+        text = str(exc)
+        where = text.rsplit(" - at ", 1)
+        detail = f"{where[0]} - at {where[1]}" if len(where) == 2 else text
+        raise InvalidPayload(f"{header.kind}: {detail}", message_id=header.id) from exc
+
+    def decode_unverified(self, envelope: bytes) -> dict[str, Any]:
+        """Best-effort view of an envelope's statement for reports (no trust implied)."""
+        try:
+            env = _envelope_decoder.decode(envelope)
+            data = msgspec.json.decode(base64.b64decode(env.payload))
+        except (msgspec.DecodeError, binascii.Error, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+
+def compose(
+    types: MessageTypes,
+    signer: Signer,
+    kind: str,
+    *,
+    recipient: str,
+    sent_at: datetime,
+    epoch: int,
+    seq: int,
+    payload: Any,
+    in_reply_to: ReplyRef | None = None,
+    rand: Callable[[int], bytes] | random.Random | None = None,
+) -> Opened:
+    """Build, validate, encode and sign a statement; returns it as an :class:`Opened`.
+
+    Raises:
+        KeyError: unknown kind.
+        msgspec.ValidationError: the payload is not valid for its kind.
+    """
+    statement = types.statement(
+        kind,
+        payload=payload,
+        id=new_message_id(sent_at, rand),
+        sender=signer.centre,
+        recipient=recipient,
+        sent_at=to_utc(sent_at),
+        epoch=epoch,
+        seq=seq,
+        in_reply_to=in_reply_to,
+    )
+    statement_bytes = types.encode(statement)
+    return Opened(seal(statement_bytes, signer), statement_bytes, statement, signer.key_id)

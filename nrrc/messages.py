@@ -1,0 +1,285 @@
+"""Typed statements built from the catalogue with msgspec.
+
+A *statement* is the signed JSON object inside an envelope: the header every message has (id,
+kind, sender, recipient, sent_at, epoch, seq, in_reply_to) and a ``payload`` whose type depends
+on ``kind``. For each kind in the catalogue this module builds a frozen msgspec Struct for the
+payload and a Struct for the statement, tagged by ``kind``, and decodes any statement with one
+tagged-union decoder: unknown fields are forbidden, datetimes must carry a UTC offset, and every
+constraint of the catalogue (ranges, lengths, enum values) is enforced while decoding.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+import msgspec
+
+from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
+
+__all__ = [
+    "CENTRE_PATTERN",
+    "MESSAGE_ID_PATTERN",
+    "RECIPIENT_PATTERN",
+    "Circle",
+    "MessageTypes",
+    "Point",
+    "Polygon",
+    "ReplyRef",
+    "Statement",
+    "StatementHeader",
+]
+
+CENTRE_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
+"""Centre ids: capital letters and digits, e.g. ``US``, ``RU``, ``AT``."""
+REGIME_PATTERN = r"^[a-z][a-z0-9_]{1,31}$"
+"""Regime ids (multilateral channels): the agreement id in lowercase, e.g. ``hcoc``."""
+RECIPIENT_PATTERN = r"^(?:[A-Z][A-Z0-9]{1,15}|[a-z][a-z0-9_]{1,31})$"
+MESSAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+"""Message ids are UUIDv7 (time-ordered), lowercase canonical form."""
+DIGEST_PATTERN = r"^[0-9a-f]{64}$"
+
+CentreId = Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
+Recipient = Annotated[str, msgspec.Meta(pattern=RECIPIENT_PATTERN)]
+MessageId = Annotated[str, msgspec.Meta(pattern=MESSAGE_ID_PATTERN)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class Point(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A geographic point in decimal degrees (WGS 84)."""
+
+    lat: Annotated[float, msgspec.Meta(ge=-90, le=90)]
+    lon: Annotated[float, msgspec.Meta(ge=-180, le=180)]
+
+
+class Circle(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="shape", tag="circle"
+):
+    """An area given by its centre and radius (BMLNA Art. II para 3: km or nautical miles)."""
+
+    center: Point
+    radius: Annotated[float, msgspec.Meta(gt=0, le=20000)]
+    unit: Literal["km", "nmi"] = "km"
+
+    @property
+    def radius_km(self) -> float:
+        """Radius in kilometres."""
+        return self.radius * 1.852 if self.unit == "nmi" else self.radius
+
+
+class Polygon(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, tag_field="shape", tag="polygon"
+):
+    """An area given by its boundary points, in order (the ring closes by itself)."""
+
+    points: Annotated[list[Point], msgspec.Meta(min_length=3, max_length=1000)]
+
+
+Area = Circle | Polygon
+
+
+class ReplyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The message a statement answers: its id and the SHA-256 of its signed statement bytes."""
+
+    id: MessageId
+    digest: Annotated[str, msgspec.Meta(pattern=DIGEST_PATTERN)]
+
+
+class StatementHeader(msgspec.Struct, frozen=True, kw_only=True):
+    """The header of any statement, decoded without looking at the payload.
+
+    Unknown fields are tolerated here on purpose: this type is only used to classify a
+    statement whose full decoding failed, and to read headers quickly.
+    """
+
+    id: MessageId
+    kind: str
+    sender: CentreId
+    recipient: Recipient
+    sent_at: AwareDatetime
+    epoch: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    in_reply_to: ReplyRef | None = None
+
+
+class Statement(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    tag_field="kind",
+    omit_defaults=True,
+):
+    """Base of every statement type; each kind subclasses it with a typed ``payload``.
+
+    Field order is the order of the JSON this type encodes to.
+    """
+
+    id: MessageId
+    sender: CentreId
+    recipient: Recipient
+    sent_at: AwareDatetime
+    epoch: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    in_reply_to: ReplyRef | None = None
+
+    if TYPE_CHECKING:
+        # Each kind's subclass adds ``payload`` last, so it encodes after the header.
+        payload: msgspec.Struct
+
+    @property
+    def kind(self) -> str:
+        """The kind id, e.g. ``bmlna.launch_notice`` (the struct's tag)."""
+        return str(type(self).__struct_config__.tag)
+
+
+def _py_type(spec: FieldSpec) -> Any:
+    t = spec.type
+    if t is FieldType.STRING:
+        return Annotated[
+            str,
+            msgspec.Meta(
+                min_length=spec.min_length, max_length=spec.max_length, pattern=spec.pattern
+            ),
+        ]
+    if t is FieldType.INTEGER:
+        lo = None if spec.minimum is None else int(spec.minimum)
+        hi = None if spec.maximum is None else int(spec.maximum)
+        return Annotated[int, msgspec.Meta(ge=lo, le=hi)]
+    if t is FieldType.NUMBER:
+        return Annotated[float, msgspec.Meta(ge=spec.minimum, le=spec.maximum)]
+    if t is FieldType.BOOLEAN:
+        return bool
+    if t is FieldType.DATE:
+        return date
+    if t is FieldType.DATETIME:
+        return AwareDatetime
+    if t is FieldType.DURATION:
+        return timedelta
+    if t is FieldType.ENUM:
+        return Literal[spec.values]
+    if t is FieldType.AREA:
+        return Area
+    assert spec.items is not None
+    return Annotated[
+        list[_py_type(spec.items)],  # type: ignore[misc]
+        msgspec.Meta(min_length=spec.min_items, max_length=spec.max_items),
+    ]
+
+
+def _class_name(kind_id: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[._]", kind_id))
+
+
+def _payload_type(kind: Kind) -> type[msgspec.Struct]:
+    required = [(f.name, _py_type(f)) for f in kind.fields if f.required]
+    optional = [(f.name, _py_type(f) | None, None) for f in kind.fields if not f.required]
+    fields: list[Any] = [*required, *optional]
+    return msgspec.defstruct(
+        _class_name(kind.id) + "Payload",
+        fields,
+        frozen=True,
+        forbid_unknown_fields=True,
+        omit_defaults=True,
+        module=__name__,
+    )
+
+
+class MessageTypes:
+    """The statement types of a catalogue and a decoder for them.
+
+    Args:
+        catalogue: the loaded catalogue (built-ins plus any user files).
+    """
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.payloads: dict[str, type[msgspec.Struct]] = {}
+        self.statements: dict[str, type[Statement]] = {}
+        for kind_id in sorted(catalogue.kinds):
+            payload = _payload_type(catalogue.kinds[kind_id])
+            self.payloads[kind_id] = payload
+            self.statements[kind_id] = msgspec.defstruct(  # type: ignore[assignment]
+                _class_name(kind_id),
+                [("payload", payload)],
+                bases=(Statement,),
+                kw_only=True,
+                tag=kind_id,
+                module=__name__,
+            )
+        union: Any = Union[tuple(self.statements.values())]  # noqa: UP007 - built at run time
+        self.union = union
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(union)
+        self._header_decoder = msgspec.json.Decoder(StatementHeader)
+        self._encoder = msgspec.json.Encoder()
+
+    def decode(self, data: bytes) -> Statement:
+        """Decode and validate a statement; ``msgspec.ValidationError`` or ``DecodeError``."""
+        statement: Statement = self._decoder.decode(data)
+        return statement
+
+    def decode_header(self, data: bytes) -> StatementHeader:
+        """Decode only the header fields (payload ignored)."""
+        return self._header_decoder.decode(data)
+
+    def encode(self, statement: Statement) -> bytes:
+        """Encode a statement to compact JSON (the bytes that get signed)."""
+        return self._encoder.encode(statement)
+
+    def payload(self, kind_id: str, **fields: Any) -> msgspec.Struct:
+        """Build and validate a payload of ``kind_id`` from keyword fields.
+
+        Raises:
+            KeyError: unknown kind.
+            msgspec.ValidationError: a field is missing or invalid.
+        """
+        ptype = self.payloads[kind_id]
+        return msgspec.convert(fields, ptype, from_attributes=False)
+
+    def statement(
+        self, kind_id: str, *, payload: msgspec.Struct | dict[str, Any], **header: Any
+    ) -> Statement:
+        """Build a statement of ``kind_id``; ``payload`` may be a dict of fields."""
+        if isinstance(payload, dict):
+            payload = self.payload(kind_id, **payload)
+        stype = self.statements[kind_id]
+        return stype(payload=payload, **header)
+
+    def schema(self, kind_id: str) -> dict[str, Any]:
+        """JSON Schema (2020-12) of a full statement of ``kind_id``."""
+        return _schema_for(self.statements[kind_id], self.catalogue.kinds[kind_id])
+
+
+def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
+    (out,), components = msgspec.json.schema_components([stype], ref_template="#/$defs/{name}")
+    schema: dict[str, Any] = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://nrrc.example/schema/{kind.id}.json",
+        "title": f"{kind.id}: {kind.title}",
+        "description": kind.description.strip(),
+    }
+    name = out["$ref"].rsplit("/", 1)[-1]
+    schema.update(components.pop(name))
+    schema.pop("title", None)
+    schema["title"] = f"{kind.id}: {kind.title}"
+    # Describe the payload's fields with the catalogue's words.
+    payload_name = schema["properties"]["payload"]["$ref"].rsplit("/", 1)[-1]
+    payload_schema = components[payload_name]
+    payload_schema.pop("title", None)
+    payload_schema["description"] = f"Payload of {kind.id}."
+    for spec in kind.fields:
+        prop = payload_schema["properties"].get(spec.name)
+        if prop is not None:
+            prop["description"] = spec.description.strip()
+    _tighten(components)
+    schema["$defs"] = components
+    return schema
+
+
+def _tighten(components: dict[str, Any]) -> None:
+    """Make the generated schemas say what the decoder enforces."""
+    for comp in components.values():
+        comp.pop("title", None)
+        if comp.get("type") == "object":
+            comp["additionalProperties"] = comp.get("additionalProperties", False)

@@ -1,0 +1,349 @@
+"""Tamper-evident message logs: append-only, hash-chained JSON Lines with signed checkpoints.
+
+Each line is one JSON object (``nrrc-log/1``), with ``n`` counting lines from 0 and ``prev`` the
+SHA-256 (hex) of the previous line's exact bytes (without its newline; 64 zeros for line 0)::
+
+    {"n":0,"prev":"000…","type":"header","format":"nrrc-log/1","owner":"US","created":"…Z"}
+    {"n":1,"prev":"…","type":"sent","at":"…Z","envelope":"<envelope bytes as a JSON string>"}
+    {"n":2,"prev":"…","type":"received","at":"…Z","envelope":"…"}
+    {"n":3,"prev":"…","type":"rejected","at":"…Z","reason":"bad-signature","detail":"…",
+     "envelope":"…"}                      (or "envelope_b64" when the bytes were not UTF-8)
+    {"n":4,"prev":"…","type":"checkpoint","at":"…Z","count":4,"head":"<prev>","key_id":"…",
+     "sig":"<base64 Ed25519>"}
+
+``at`` is the log owner's time of the event. The envelope is kept verbatim, so an auditor
+re-verifies every signature. A checkpoint is signed by the log owner over the DSSE PAE of the
+text ``nrrc-checkpoint/1\\n<owner>\\n<n>\\n<head>\\n<at>`` with payload type
+``application/vnd.nrrc.checkpoint; version=1``; the last line of a closed log is a checkpoint.
+Deleting, inserting, reordering, editing or truncating lines is detected and named by
+:func:`nrrc.verify.verify_log`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import IO, Annotated, Literal
+
+import msgspec
+
+from nrrc.envelope import pae
+from nrrc.errors import LogError
+from nrrc.keys import Signer
+from nrrc.messages import CENTRE_PATTERN
+from nrrc.timeutil import to_utc
+
+__all__ = [
+    "CHECKPOINT_TYPE",
+    "LOG_FORMAT",
+    "Checkpoint",
+    "FsyncPolicy",
+    "Header",
+    "LogLine",
+    "LogWriter",
+    "MessageRecord",
+    "checkpoint_message",
+    "read_lines",
+]
+
+LOG_FORMAT = "nrrc-log/1"
+CHECKPOINT_TYPE = "application/vnd.nrrc.checkpoint; version=1"
+GENESIS = "0" * 64
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Hex64 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+
+
+class Header(
+    msgspec.Struct, frozen=True, tag_field="type", tag="header", forbid_unknown_fields=True
+):
+    """First line of every log."""
+
+    n: int
+    prev: Hex64
+    format: str
+    owner: Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
+    created: AwareDatetime
+
+
+class MessageRecord(
+    msgspec.Struct,
+    frozen=True,
+    tag_field="type",
+    forbid_unknown_fields=True,
+    omit_defaults=True,
+    kw_only=True,
+):
+    """An envelope sent, received or rejected by the log owner."""
+
+    n: int
+    prev: Hex64
+    at: AwareDatetime
+    envelope: str | None = None
+    envelope_b64: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def direction(self) -> str:
+        """``sent``, ``received`` or ``rejected``."""
+        return str(type(self).__struct_config__.tag)
+
+    def envelope_bytes(self) -> bytes:
+        """The envelope's exact bytes."""
+        if self.envelope is not None:
+            return self.envelope.encode("utf-8", "surrogatepass")
+        if self.envelope_b64 is not None:
+            return base64.b64decode(self.envelope_b64)
+        return b""
+
+
+class Sent(MessageRecord, frozen=True, tag="sent"):
+    """An envelope this centre sent."""
+
+
+class Received(MessageRecord, frozen=True, tag="received"):
+    """An envelope this centre received and accepted."""
+
+
+class Rejected(MessageRecord, frozen=True, tag="rejected"):
+    """An envelope this centre received and refused, with the reason."""
+
+
+class Checkpoint(
+    msgspec.Struct, frozen=True, tag_field="type", tag="checkpoint", forbid_unknown_fields=True
+):
+    """A signed statement of the log's length and head hash."""
+
+    n: int
+    prev: Hex64
+    at: AwareDatetime
+    count: int
+    head: Hex64
+    key_id: str
+    sig: str
+
+
+LogLine = Header | Sent | Received | Rejected | Checkpoint
+_line_decoder: msgspec.json.Decoder[LogLine] = msgspec.json.Decoder(LogLine)
+_encoder = msgspec.json.Encoder()
+RECORD_TYPES: dict[str, type[MessageRecord]] = {
+    "sent": Sent,
+    "received": Received,
+    "rejected": Rejected,
+}
+
+
+def checkpoint_message(owner: str, n: int, head: str, at: datetime) -> bytes:
+    """The exact bytes a checkpoint signature covers (PAE of the checkpoint text)."""
+    text = f"nrrc-checkpoint/1\n{owner}\n{n}\n{head}\n{_iso(at)}".encode()
+    return pae(CHECKPOINT_TYPE, text)
+
+
+def _iso(at: datetime) -> str:
+    return _encoder.encode(to_utc(at)).decode().strip('"')
+
+
+@dataclass(frozen=True, slots=True)
+class RawLine:
+    """One line of a log file as read: its number (1-based), bytes and whether it was torn."""
+
+    lineno: int
+    data: bytes
+    torn: bool
+
+
+def read_lines(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[RawLine]:
+    """Yield the lines of a binary file in constant memory (per line), marking a torn last line."""
+    lineno = 0
+    rest = b""
+    while True:
+        block = fh.read(chunk)
+        if not block:
+            break
+        block = rest + block
+        lines = block.split(b"\n")
+        rest = lines.pop()
+        for data in lines:
+            lineno += 1
+            yield RawLine(lineno, data, False)
+    if rest:
+        yield RawLine(lineno + 1, rest, True)
+
+
+def decode_line(data: bytes) -> LogLine:
+    """Decode one log line; raises ``msgspec.ValidationError`` / ``DecodeError``."""
+    return _line_decoder.decode(data)
+
+
+class FsyncPolicy(Enum):
+    """When the writer forces data to disk: every record (default), on close, or never."""
+
+    ALWAYS = "always"
+    CLOSE = "close"
+    NEVER = "never"
+
+
+class LogWriter:
+    """Appends records to a log, chaining each to the previous one.
+
+    Opening an existing log resumes it: the chain continues from its last line (a closed log
+    may be reopened; its checkpoint stays in the chain). A torn last line (an interrupted write)
+    is moved to ``<log>.torn`` and reported in ``recovered_torn``; nothing durable is lost.
+
+    Args:
+        path: the log file.
+        signer: the owner's key; checkpoints are signed with it.
+        created: the owner's time when the log is created (ignored when resuming).
+        fsync: when to force data to disk.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        signer: Signer,
+        *,
+        created: datetime,
+        fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
+    ) -> None:
+        self.path = Path(path)
+        self.signer = signer
+        self.fsync = fsync
+        self.recovered_torn: bytes | None = None
+        self._n = 0
+        self._head = GENESIS
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and self.path.stat().st_size > 0:
+            self._resume()
+            self._fh = self.path.open("ab")
+        else:
+            self._fh = self.path.open("ab")
+            header = Header(
+                n=0, prev=GENESIS, format=LOG_FORMAT, owner=signer.centre, created=to_utc(created)
+            )
+            self._write(_encoder.encode(header))
+            self._sync_dir()
+
+    @property
+    def count(self) -> int:
+        """Number of lines written so far (header included)."""
+        return self._n
+
+    @property
+    def head(self) -> str:
+        """SHA-256 of the last line."""
+        return self._head
+
+    def _resume(self) -> None:
+        last: bytes | None = None
+        good_size = 0
+        with self.path.open("rb") as fh:
+            for raw in read_lines(fh):
+                if raw.torn:
+                    self.recovered_torn = raw.data
+                    break
+                last = raw.data
+                good_size += len(raw.data) + 1
+                self._n += 1
+        if self.recovered_torn is not None:
+            with Path(f"{self.path}.torn").open("ab") as side:
+                side.write(self.recovered_torn + b"\n")
+                side.flush()
+                os.fsync(side.fileno())
+            with self.path.open("r+b") as fh:
+                fh.truncate(good_size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if last is None:
+            raise LogError(f"{self.path}: cannot resume: the log has no complete line")
+        try:
+            first = decode_line(last) if self._n == 1 else None
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise LogError(f"{self.path}: line 1: not a log header: {exc}") from exc
+        if isinstance(first, Header) and first.owner != self.signer.centre:
+            raise LogError(
+                f"{self.path}: the log belongs to {first.owner}, not to {self.signer.centre}"
+            )
+        self._head = hashlib.sha256(last).hexdigest()
+
+    def _write(self, line: bytes) -> None:
+        self._fh.write(line + b"\n")
+        self._fh.flush()
+        if self.fsync is FsyncPolicy.ALWAYS:
+            os.fsync(self._fh.fileno())
+        self._head = hashlib.sha256(line).hexdigest()
+        self._n += 1
+
+    def _sync_dir(self) -> None:
+        if self.fsync is FsyncPolicy.NEVER:
+            return
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def append(
+        self,
+        direction: Literal["sent", "received", "rejected"],
+        at: datetime,
+        envelope: bytes,
+        *,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> int:
+        """Append one record; returns its line index ``n``. Durable on return (fsync=always)."""
+        try:
+            text: str | None = envelope.decode("utf-8")
+            b64 = None
+        except UnicodeDecodeError:
+            text, b64 = None, base64.b64encode(envelope).decode("ascii")
+        record = RECORD_TYPES[direction](
+            n=self._n,
+            prev=self._head,
+            at=to_utc(at),
+            envelope=text,
+            envelope_b64=b64,
+            reason=reason,
+            detail=detail,
+        )
+        n = self._n
+        self._write(_encoder.encode(record))
+        return n
+
+    def checkpoint(self, at: datetime) -> None:
+        """Append a signed checkpoint of everything written so far."""
+        n = self._n
+        sig = self.signer.sign(checkpoint_message(self.signer.centre, n, self._head, at))
+        cp = Checkpoint(
+            n=n,
+            prev=self._head,
+            at=to_utc(at),
+            count=n,
+            head=self._head,
+            key_id=self.signer.key_id,
+            sig=base64.b64encode(sig).decode("ascii"),
+        )
+        self._write(_encoder.encode(cp))
+
+    def close(self, at: datetime | None) -> None:
+        """Write a closing checkpoint (when ``at`` is given), force to disk and close."""
+        if self._fh.closed:
+            return
+        if at is not None:
+            self.checkpoint(at)
+        self._fh.flush()
+        if self.fsync is not FsyncPolicy.NEVER:
+            os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._fh.close()
