@@ -1,0 +1,1 @@
+"""Compliance checker: logs (+ observed activities) -> findings -> reports."""

@@ -1,0 +1,76 @@
+"""Findings: immutable records of what the audit found. Reporters only format them.
+
+A finding carries the rule's code, its outcome (violation, warning, or open when a deadline lies
+after the end of the logs), the agreement and article, the parties, the messages that prove it,
+the instants involved, the measured value against the bound in words, the citation with its
+verification status, and a stable fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import Enum
+
+import msgspec
+
+__all__ = ["Evidence", "Finding", "Outcome", "fingerprint"]
+
+
+class Outcome(Enum):
+    """What a finding says about its rule."""
+
+    VIOLATION = "violation"
+    WARNING = "warning"
+    OPEN = "open"
+
+
+class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A log line that proves a finding."""
+
+    file: str
+    line: int
+    message_id: str | None = None
+    role: str = ""
+    """What the line is to the finding: ``notice``, ``receipt``, ``acknowledgement`` ..."""
+
+
+class Finding(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One breach (or open obligation) of one rule."""
+
+    code: str
+    name: str
+    outcome: Outcome
+    agreement: str
+    article: str
+    citation_url: str
+    verified: str
+    """primary | secondary | unverified"""
+    status: str
+    """The status code as the sources give it: V, V-ru, V-hu, S, R."""
+    title: str
+    explanation: str
+    """The measured value against the bound, in words a person reads at once."""
+    parties: tuple[str, ...] = ()
+    message_ids: tuple[str, ...] = ()
+    instants: dict[str, datetime] = msgspec.field(default_factory=dict)
+    measured_seconds: int | None = None
+    bound_seconds: int | None = None
+    margin_seconds: int | None = None
+    """Measured minus required, signed: negative means short by that much."""
+    evidence: tuple[Evidence, ...] = ()
+    fingerprint: str = ""
+
+    def sort_key(self) -> tuple[str, str, str, str]:
+        """Order findings by first instant, then code, then message ids, then fingerprint."""
+        first = min(self.instants.values()).isoformat() if self.instants else ""
+        return (first, self.code, ",".join(self.message_ids), self.fingerprint)
+
+
+def fingerprint(code: str, *keys: str) -> str:
+    """Stable fingerprint: SHA-256 over the rule code and the identifying keys (message ids,
+    parties, year ...), independent of file names and input order."""
+    h = hashlib.sha256(code.encode())
+    for k in keys:
+        h.update(b"\x1f" + k.encode())
+    return h.hexdigest()[:32]
