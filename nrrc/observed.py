@@ -5,7 +5,7 @@ JSON Lines, ``nrrc-observed/1``. The first line is a header; every other line is
 injected (a late notice, a lost message, a forged envelope), with the finding codes the audit is
 expected to report for it::
 
-    {"type":"header","format":"nrrc-observed/1","created":"2026-01-01T00:00:00Z","source":"p5 seed 7"}
+    {"type":"header","format":"nrrc-observed/1","created":"2026-01-01T00:00:00Z","source":"p5"}
     {"type":"activity","id":"a-1","activity":"launch","party":"RU","at":"2026-03-02T06:10:00Z",
      "location":{"lat":62.9,"lon":40.6},"attributes":{"missile_class":"ICBM"}}
     {"type":"fault","id":"f-1","fault":"late-notice","party":"RU","at":"2026-03-01T02:00:00Z",
