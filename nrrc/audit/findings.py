@@ -14,7 +14,15 @@ from enum import Enum
 
 import msgspec
 
-__all__ = ["Evidence", "Finding", "Outcome", "fingerprint"]
+__all__ = [
+    "AuditResult",
+    "Evidence",
+    "Finding",
+    "Measurement",
+    "Outcome",
+    "RuleSummary",
+    "fingerprint",
+]
 
 
 class Outcome(Enum):
@@ -74,3 +82,54 @@ def fingerprint(code: str, *keys: str) -> str:
     for k in keys:
         h.update(b"\x1f" + k.encode())
     return h.hexdigest()[:32]
+
+
+class Measurement(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One check of a timed rule on one message, passed or not (for timelines and counts).
+
+    ``measured_seconds`` is the actual lead time (lead_time rules) or delay (lag, response)
+    and ``bound_seconds`` what the rule requires.
+    """
+
+    code: str
+    sender: str
+    recipient: str
+    message_id: str
+    at: datetime
+    """The instant measured (receipt of the notice, by default)."""
+    measured_seconds: int
+    bound_seconds: int
+    outcome: str
+    """pass | violation | warning | open"""
+
+
+class RuleSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-rule counts for the summary table."""
+
+    code: str
+    name: str
+    agreement: str
+    verified: str
+    checked: int = 0
+    passed: int = 0
+    violated: int = 0
+    warned: int = 0
+    open: int = 0
+
+
+class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one audit produced; reporters format it and nothing else."""
+
+    findings: tuple[Finding, ...]
+    summary: tuple[RuleSummary, ...]
+    logs: tuple[str, ...]
+    messages: int
+    verified: int
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    measurements: tuple[Measurement, ...] = ()
+
+    @property
+    def violations(self) -> int:
+        """Number of findings with outcome violation."""
+        return sum(1 for f in self.findings if f.outcome is Outcome.VIOLATION)
