@@ -11,15 +11,18 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -c 'import nrrc, msgspec, aiomqtt, amqtt, pytest, hypothesis'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/nrrc demo
 
+LINTED := nrrc tests $(wildcard benchmarks/*.py) $(wildcard messages/examples/*.py)
+
 lint: $(STAMP)
-	$(BIN)/ruff check nrrc tests benchmarks
-	$(BIN)/ruff format --check nrrc tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict nrrc

@@ -422,13 +422,16 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         ctx.add(
             f"{path}.type", "missing: expected one of " + ", ".join(repr(t.value) for t in RuleType)
         )
-    required, optional = _RULE_PARAMS.get(rtype, (set(), set())) if rtype else (set(), set())
-    allowed = _RULE_COMMON | required | optional
     if rtype is not None:
-        _unknown_keys(ctx, value, allowed, path)
+        required, optional = _RULE_PARAMS[rtype]
+        _unknown_keys(ctx, value, _RULE_COMMON | required | optional, path)
         for key in sorted(required):
             if key not in value:
                 ctx.add(f"{path}.{key}", f"missing: a {rtype.value} rule needs '{key}'")
+    else:
+        # The type is wrong, so which parameters belong is unknown: check against all of them.
+        every = set().union(*(r | o for r, o in _RULE_PARAMS.values()))
+        _unknown_keys(ctx, value, _RULE_COMMON | every, path)
     code = _str(ctx, value, "code", path)
     if code and not RULE_CODE.match(code):
         ctx.add(
@@ -481,8 +484,6 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
     for key, flag in (("sla", sla), ("retired", retired)):
         if not isinstance(flag, bool):
             ctx.add(f"{path}.{key}", f"expected true or false, found {_describe(flag)}")
-    if rtype is None or citation is None:
-        return None
 
     def qualify(key: str) -> str | None:
         raw = value.get(key)
@@ -502,38 +503,47 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
             return None
         return raw
 
+    # Every key is checked before deciding whether a Rule can be built, so that one pass
+    # reports every mistake of the rule, not only the first that stops construction.
+    params: dict[str, Any] = {
+        "title": _str(ctx, value, "title", path),
+        "description": _str(ctx, value, "description", path),
+        "severity": _enum(ctx, value, "severity", path, Severity, Severity.VIOLATION),
+        "measured_at": _enum(ctx, value, "measured_at", path, MeasuredAt, MeasuredAt.RECEIPT),
+        "kind": qualify("kind"),
+        "anchor": text("anchor"),
+        "bound": _duration(ctx, value, "bound", path),
+        "trigger": qualify("trigger"),
+        "response": qualify("response"),
+        "activity": text("activity"),
+        "window_start": text("window_start"),
+        "window_end": text("window_end"),
+        "area_field": text("area_field"),
+        "start_field": text("start_field"),
+        "end_field": text("end_field"),
+        "applies_if": _applicability(ctx, value.get("applies_if"), f"{path}.applies_if"),
+        "rationale": _str(ctx, value, "rationale", path, required=False),
+        "example": _str(ctx, value, "example", path, required=False),
+    }
+    if rtype is None:
+        return None
     return Rule(
         code=code,
         name=name,
-        title=_str(ctx, value, "title", path),
         agreement=agreement,
         type=rtype,
-        description=_str(ctx, value, "description", path),
-        citation=citation,
+        # A missing citation is already a problem; the placeholder only lets the rule's
+        # references be checked too.
+        citation=citation or Citation(article=""),
         status=str(status),
-        severity=_enum(ctx, value, "severity", path, Severity, Severity.VIOLATION),
-        measured_at=_enum(ctx, value, "measured_at", path, MeasuredAt, MeasuredAt.RECEIPT),
-        kind=qualify("kind"),
-        anchor=text("anchor"),
-        bound=_duration(ctx, value, "bound", path),
-        trigger=qualify("trigger"),
-        response=qualify("response"),
-        activity=text("activity"),
-        window_start=text("window_start"),
-        window_end=text("window_end"),
         window_length=window_length,
-        area_field=text("area_field"),
-        start_field=text("start_field"),
-        end_field=text("end_field"),
         min_count=min_count,
         max_count=max_count,
         due_month=due_month,
         due_day=due_day,
-        applies_if=_applicability(ctx, value.get("applies_if"), f"{path}.applies_if"),
         sla=bool(sla),
-        rationale=_str(ctx, value, "rationale", path, required=False),
-        example=_str(ctx, value, "example", path, required=False),
         retired=bool(retired),
+        **params,
     )
 
 
@@ -714,11 +724,15 @@ def load_catalogue(extra: Iterable[str | Path] = (), *, builtins: bool = True) -
         data = _read(path, ctx)
         if data is not None:
             agreement = _agreement(ctx, data, builtin=builtin)
-            if agreement is not None and not ctx.problems:
+            # Kept even when the file has problems, so that references and duplicates in it
+            # are checked in the same pass; the catalogue is only built when nothing is wrong.
+            if agreement is not None:
                 agreements.append(agreement)
         problems.extend(ctx.problems)
     problems.extend(_cross_check(agreements))
     if problems:
+        order = {str(p): i for i, (p, _) in enumerate(paths)}
+        problems.sort(key=lambda p: order.get(p.file, len(order)))
         raise CatalogueError(problems)
     return Catalogue(agreements)
 
