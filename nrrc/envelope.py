@@ -185,7 +185,7 @@ class Verifier:
             env = _envelope_decoder.decode(envelope)
         except msgspec.ValidationError as exc:
             raise MalformedEnvelope(f"{exc}") from exc
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise MalformedEnvelope(f"expected a JSON DSSE envelope: {exc}") from exc
         if env.payload_type != PAYLOAD_TYPE:
             raise MalformedEnvelope(

@@ -165,7 +165,7 @@ class Keyring:
             raise KeyFileError(f"{path}: cannot read the keyring: {exc.strerror or exc}") from exc
         try:
             wire = msgspec.json.decode(raw, type=_KeyringWire)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise KeyFileError(
                 f"{path}: expected a JSON keyring ({KEYRING_FORMAT}): {exc}"
             ) from exc
@@ -203,6 +203,8 @@ class Keyring:
                 )
             except (ValueError, UnsupportedAlgorithm) as exc:
                 raise KeyFileError(f"{where}.public_key: not a valid Ed25519 key: {exc}") from exc
+            except KeyFileError as exc:
+                raise KeyFileError(f"{where}: {exc}") from exc
         return ring
 
     def to_json(self) -> bytes:

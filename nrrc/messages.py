@@ -186,6 +186,12 @@ def _payload_type(kind: Kind) -> type[msgspec.Struct]:
     )
 
 
+def invalid_utf8(exc: UnicodeDecodeError) -> msgspec.DecodeError:
+    """msgspec reports invalid UTF-8 inside JSON strings as a bare UnicodeDecodeError; this
+    turns it into the ``DecodeError`` every caller already handles."""
+    return msgspec.DecodeError(f"JSON malformed: invalid UTF-8 byte at offset {exc.start}")
+
+
 class MessageTypes:
     """The statement types of a catalogue and a decoder for them.
 
@@ -216,12 +222,18 @@ class MessageTypes:
 
     def decode(self, data: bytes) -> Statement:
         """Decode and validate a statement; ``msgspec.ValidationError`` or ``DecodeError``."""
-        statement: Statement = self._decoder.decode(data)
+        try:
+            statement: Statement = self._decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise invalid_utf8(exc) from exc
         return statement
 
     def decode_header(self, data: bytes) -> StatementHeader:
-        """Decode only the header fields (payload ignored)."""
-        return self._header_decoder.decode(data)
+        """Decode only the header fields (payload ignored); same errors as :meth:`decode`."""
+        try:
+            return self._header_decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise invalid_utf8(exc) from exc
 
     def encode(self, statement: Statement) -> bytes:
         """Encode a statement to compact JSON (the bytes that get signed)."""
@@ -260,9 +272,10 @@ def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
         "description": kind.description.strip(),
     }
     name = out["$ref"].rsplit("/", 1)[-1]
-    schema.update(components.pop(name))
-    schema.pop("title", None)
-    schema["title"] = f"{kind.id}: {kind.title}"
+    body = components.pop(name)
+    body.pop("title", None)
+    body.pop("description", None)  # the Statement docstring; the kind's own words are kept
+    schema.update(body)
     # Describe the payload's fields with the catalogue's words.
     payload_name = schema["properties"]["payload"]["$ref"].rsplit("/", 1)[-1]
     payload_schema = components[payload_name]
@@ -277,9 +290,26 @@ def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
     return schema
 
 
+DURATION_PATTERN = r"^-?P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"
+"""Durations as the decoder reads them: ISO 8601 days, hours, minutes and (fractional) seconds."""
+
+
 def _tighten(components: dict[str, Any]) -> None:
     """Make the generated schemas say what the decoder enforces."""
     for comp in components.values():
         comp.pop("title", None)
         if comp.get("type") == "object":
             comp["additionalProperties"] = comp.get("additionalProperties", False)
+        _durations(comp)
+
+
+def _durations(node: Any) -> None:
+    """Pin ``format: duration`` to the subset of ISO 8601 the decoder accepts (no Y, M, W)."""
+    if isinstance(node, dict):
+        if node.get("format") == "duration":
+            node["pattern"] = DURATION_PATTERN
+        for value in node.values():
+            _durations(value)
+    elif isinstance(node, list):
+        for value in node:
+            _durations(value)

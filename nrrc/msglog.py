@@ -3,12 +3,12 @@
 Each line is one JSON object (``nrrc-log/1``), with ``n`` counting lines from 0 and ``prev`` the
 SHA-256 (hex) of the previous line's exact bytes (without its newline; 64 zeros for line 0)::
 
-    {"n":0,"prev":"000…","type":"header","format":"nrrc-log/1","owner":"US","created":"…Z"}
-    {"n":1,"prev":"…","type":"sent","at":"…Z","envelope":"<envelope bytes as a JSON string>"}
-    {"n":2,"prev":"…","type":"received","at":"…Z","envelope":"…"}
-    {"n":3,"prev":"…","type":"rejected","at":"…Z","reason":"bad-signature","detail":"…",
-     "envelope":"…"}                      (or "envelope_b64" when the bytes were not UTF-8)
-    {"n":4,"prev":"…","type":"checkpoint","at":"…Z","count":4,"head":"<prev>","key_id":"…",
+    {"type":"header","n":0,"prev":"000…","format":"nrrc-log/1","owner":"US","created":"…Z"}
+    {"type":"sent","n":1,"prev":"…","at":"…Z","envelope":"<envelope bytes as a JSON string>"}
+    {"type":"received","n":2,"prev":"…","at":"…Z","envelope":"…"}
+    {"type":"rejected","n":3,"prev":"…","at":"…Z","envelope":"…","reason":"bad-signature",
+     "detail":"…"}                        (or "envelope_b64" when the bytes were not UTF-8)
+    {"type":"checkpoint","n":4,"prev":"…","at":"…Z","count":4,"head":"<prev>","key_id":"…",
      "sig":"<base64 Ed25519>"}
 
 ``at`` is the log owner's time of the event. The envelope is kept verbatim, so an auditor
@@ -36,7 +36,7 @@ import msgspec
 from nrrc.envelope import pae
 from nrrc.errors import LogError
 from nrrc.keys import Signer
-from nrrc.messages import CENTRE_PATTERN
+from nrrc.messages import CENTRE_PATTERN, invalid_utf8
 from nrrc.timeutil import to_utc
 
 __all__ = [
@@ -178,7 +178,10 @@ def read_lines(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[RawLine]:
 
 def decode_line(data: bytes) -> LogLine:
     """Decode one log line; raises ``msgspec.ValidationError`` / ``DecodeError``."""
-    return _line_decoder.decode(data)
+    try:
+        return _line_decoder.decode(data)
+    except UnicodeDecodeError as exc:
+        raise invalid_utf8(exc) from exc
 
 
 class FsyncPolicy(Enum):
@@ -194,7 +197,9 @@ class LogWriter:
 
     Opening an existing log resumes it: the chain continues from its last line (a closed log
     may be reopened; its checkpoint stays in the chain). A torn last line (an interrupted write)
-    is moved to ``<log>.torn`` and reported in ``recovered_torn``; nothing durable is lost.
+    is moved to ``<log>.torn`` and reported in ``recovered_torn``; nothing durable is lost (a
+    file holding only a torn header starts afresh). A file that is not a log, or is the log of
+    another centre, is refused with :class:`~nrrc.errors.LogError` and left untouched.
 
     Args:
         path: the log file.
@@ -218,11 +223,9 @@ class LogWriter:
         self._n = 0
         self._head = GENESIS
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists() and self.path.stat().st_size > 0:
-            self._resume()
-            self._fh = self.path.open("ab")
-        else:
-            self._fh = self.path.open("ab")
+        resumed = self.path.exists() and self.path.stat().st_size > 0 and self._resume()
+        self._fh = self.path.open("ab")
+        if not resumed:
             header = Header(
                 n=0, prev=GENESIS, format=LOG_FORMAT, owner=signer.centre, created=to_utc(created)
             )
@@ -239,7 +242,9 @@ class LogWriter:
         """SHA-256 of the last line."""
         return self._head
 
-    def _resume(self) -> None:
+    def _resume(self) -> bool:
+        """Continue an existing log; False when it held no complete line (now empty)."""
+        first_line: bytes | None = None
         last: bytes | None = None
         good_size = 0
         with self.path.open("rb") as fh:
@@ -247,9 +252,14 @@ class LogWriter:
                 if raw.torn:
                     self.recovered_torn = raw.data
                     break
+                if first_line is None:
+                    first_line = raw.data
                 last = raw.data
                 good_size += len(raw.data) + 1
                 self._n += 1
+        # Check the header before touching anything: never move lines of someone else's log.
+        if first_line is not None:
+            self._check_header(first_line)
         if self.recovered_torn is not None:
             with Path(f"{self.path}.torn").open("ab") as side:
                 side.write(self.recovered_torn + b"\n")
@@ -260,16 +270,28 @@ class LogWriter:
                 fh.flush()
                 os.fsync(fh.fileno())
         if last is None:
-            raise LogError(f"{self.path}: cannot resume: the log has no complete line")
+            # Only a torn header: the log was never durably created; start it afresh.
+            return False
+        self._head = hashlib.sha256(last).hexdigest()
+        return True
+
+    def _check_header(self, line: bytes) -> None:
+        """Refuse to resume a file that is not a log, or the log of another centre."""
         try:
-            first = decode_line(last) if self._n == 1 else None
+            first = decode_line(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise LogError(f"{self.path}: line 1: not a log header: {exc}") from exc
-        if isinstance(first, Header) and first.owner != self.signer.centre:
+            raise LogError(
+                f"{self.path}:1: cannot resume: not a {LOG_FORMAT} header: {exc}"
+            ) from exc
+        if not isinstance(first, Header):
+            raise LogError(
+                f"{self.path}:1: cannot resume: expected a {LOG_FORMAT} header line, found a "
+                f"{type(first).__name__.lower()} record"
+            )
+        if first.owner != self.signer.centre:
             raise LogError(
                 f"{self.path}: the log belongs to {first.owner}, not to {self.signer.centre}"
             )
-        self._head = hashlib.sha256(last).hexdigest()
 
     def _write(self, line: bytes) -> None:
         self._fh.write(line + b"\n")

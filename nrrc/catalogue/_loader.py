@@ -117,6 +117,7 @@ class _Ctx:
 
     file: str
     problems: list[Problem] = field(default_factory=list)
+    rule_indices: list[int] = field(default_factory=list)
 
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(self.file, path, message))
@@ -322,6 +323,23 @@ def _field_spec(
     maximum = _number(ctx, value, "max", path)
     if minimum is not None and maximum is not None and minimum > maximum:
         ctx.add(path, f"min {minimum} is greater than max {maximum}")
+    if ftype is FieldType.INTEGER:
+        # int(1.5) would silently move the bound: an integer field takes integer bounds.
+        for key in ("min", "max"):
+            if isinstance(value.get(key), float):
+                ctx.add(
+                    f"{path}.{key}",
+                    "expected an integer bound for an integer field, "
+                    f"found {_describe(value[key])}",
+                )
+    counts = {
+        key: _count(ctx, value, key, path)
+        for key in ("min_length", "max_length", "min_items", "max_items")
+    }
+    for low, high in (("min_length", "max_length"), ("min_items", "max_items")):
+        lo, hi = counts[low], counts[high]
+        if lo is not None and hi is not None and lo > hi:
+            ctx.add(path, f"{low} {lo} is greater than {high} {hi}")
     return FieldSpec(
         name=name,
         type=ftype,
@@ -329,14 +347,23 @@ def _field_spec(
         required=required,
         minimum=minimum,
         maximum=maximum,
-        min_length=_int(ctx, value, "min_length", path),
-        max_length=_int(ctx, value, "max_length", path),
+        min_length=counts["min_length"],
+        max_length=counts["max_length"],
         pattern=pattern,
         values=values,
         items=items,
-        min_items=_int(ctx, value, "min_items", path),
-        max_items=_int(ctx, value, "max_items", path),
+        min_items=counts["min_items"],
+        max_items=counts["max_items"],
     )
+
+
+def _count(ctx: _Ctx, table: Mapping[str, Any], key: str, path: str) -> int | None:
+    """A length or item count: a whole number, zero or more."""
+    value = _int(ctx, table, key, path)
+    if value is not None and value < 0:
+        ctx.add(f"{path}.{key}", f"expected zero or more, found integer {value}")
+        return None
+    return value
 
 
 def _kind(ctx: _Ctx, agreement: str, name: str, value: Any) -> Kind | None:
@@ -630,6 +657,7 @@ def _agreement(ctx: _Ctx, data: dict[str, Any], *, builtin: bool) -> Agreement |
         rule = _rule(ctx, agreement_id, prefix, i, value)
         if rule is not None:
             rules.append(rule)
+            ctx.rule_indices.append(i)
     regime = _enum(ctx, head, "regime", "agreement", Regime, Regime.BILATERAL)
     if "regime" not in head:
         ctx.add("agreement.regime", "missing: expected 'bilateral' or 'multilateral'")
@@ -718,7 +746,7 @@ def load_catalogue(extra: Iterable[str | Path] = (), *, builtins: bool = True) -
         else:
             paths.append((p, False))
     problems: list[Problem] = []
-    agreements: list[Agreement] = []
+    agreements: list[tuple[Agreement, list[int]]] = []
     for path, builtin in paths:
         ctx = _Ctx(str(path))
         data = _read(path, ctx)
@@ -727,26 +755,30 @@ def load_catalogue(extra: Iterable[str | Path] = (), *, builtins: bool = True) -
             # Kept even when the file has problems, so that references and duplicates in it
             # are checked in the same pass; the catalogue is only built when nothing is wrong.
             if agreement is not None:
-                agreements.append(agreement)
+                agreements.append((agreement, ctx.rule_indices))
         problems.extend(ctx.problems)
     problems.extend(_cross_check(agreements))
     if problems:
         order = {str(p): i for i, (p, _) in enumerate(paths)}
         problems.sort(key=lambda p: order.get(p.file, len(order)))
         raise CatalogueError(problems)
-    return Catalogue(agreements)
+    return Catalogue([a for a, _ in agreements])
 
 
-def _cross_check(agreements: Sequence[Agreement]) -> list[Problem]:
-    """Checks that need every file: duplicates and references between files."""
+def _cross_check(agreements: Sequence[tuple[Agreement, Sequence[int]]]) -> list[Problem]:
+    """Checks that need every file: duplicates and references between files.
+
+    Each agreement comes with the index in its file of each of its rules, so that problems
+    name ``rules[i]`` as the file has it even when an earlier rule could not be built.
+    """
     problems: list[Problem] = []
     seen_ids: dict[str, str] = {}
     seen_codes: dict[str, str] = {}
     seen_names: dict[str, str] = {}
     seen_prefix: dict[str, str] = {}
-    kinds = {k.id: k for a in agreements for k in a.kinds}
-    for a in agreements:
-        if a.id in seen_ids:
+    kinds = {k.id: k for a, _ in agreements for k in a.kinds}
+    for a, indices in agreements:
+        if a.id and a.id in seen_ids:
             problems.append(
                 Problem(
                     a.path,
@@ -755,7 +787,7 @@ def _cross_check(agreements: Sequence[Agreement]) -> list[Problem]:
                 )
             )
         seen_ids.setdefault(a.id, a.path)
-        if a.code_prefix in seen_prefix and seen_prefix[a.code_prefix] != a.path:
+        if a.code_prefix and a.code_prefix in seen_prefix and seen_prefix[a.code_prefix] != a.path:
             problems.append(
                 Problem(
                     a.path,
@@ -765,9 +797,10 @@ def _cross_check(agreements: Sequence[Agreement]) -> list[Problem]:
                 )
             )
         seen_prefix.setdefault(a.code_prefix, a.path)
-        for i, r in enumerate(a.rules):
+        for i, r in zip(indices, a.rules, strict=True):
             path = f"rules[{i}]"
-            if r.code in seen_codes:
+            where = f"{a.path} {path}"
+            if r.code and r.code in seen_codes:
                 problems.append(
                     Problem(
                         a.path,
@@ -775,8 +808,8 @@ def _cross_check(agreements: Sequence[Agreement]) -> list[Problem]:
                         f"duplicate rule code {r.code!r}, already used in {seen_codes[r.code]}",
                     )
                 )
-            seen_codes.setdefault(r.code, a.path)
-            if r.name in seen_names:
+            seen_codes.setdefault(r.code, where)
+            if r.name and r.name in seen_names:
                 problems.append(
                     Problem(
                         a.path,
@@ -784,7 +817,7 @@ def _cross_check(agreements: Sequence[Agreement]) -> list[Problem]:
                         f"duplicate rule name {r.name!r}, already used in {seen_names[r.name]}",
                     )
                 )
-            seen_names.setdefault(r.name, a.path)
+            seen_names.setdefault(r.name, where)
             problems.extend(_check_rule_refs(a, r, path, kinds))
     return problems
 
