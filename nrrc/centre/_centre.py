@@ -1,0 +1,627 @@
+"""The centre: a sans-I/O state machine that notifies, acknowledges, replies, retries and refuses.
+
+Inputs are method calls, each given the current instant ``now`` (the centre never reads a
+clock): :meth:`Centre.start`, :meth:`Centre.plan`, :meth:`Centre.plan_message`,
+:meth:`Centre.receive`, :meth:`Centre.on_timer` and :meth:`Centre.restart`. Each returns a
+:class:`~nrrc.centre.Step` of log records, transmissions, events and the next wake-up instant.
+Randomness (message ids, profile draws) comes only from the injected ``random.Random``.
+
+Receiving, in order: verify the envelope (keyring, signature, addressing, payload type) with
+:class:`~nrrc.envelope.Verifier`; refuse it when the transport vouches for another origin than
+the signed sender (``wrong-origin``); if its (sender, message id) was accepted before, re-send the
+acknowledgement when the bytes are identical (a retransmission: nothing is applied twice) and
+refuse it as ``replayed`` when they are not; refuse it as ``replayed`` when its (sender, epoch,
+seq) is behind what was already accepted from that sender; otherwise log it as received, owe an
+acknowledgement, and plan a reply when a rule requires one.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from nrrc.centre._config import CentreConfig
+from nrrc.centre._io import (
+    Delivery,
+    Event,
+    EventLevel,
+    LogRecord,
+    PlannedActivity,
+    PlannedMessage,
+    Step,
+    Transmit,
+)
+from nrrc.centre._planner import PlanError, Planner
+from nrrc.centre._rulebook import ACK_KIND, RuleBook
+from nrrc.centre._state import CentreState, OwedAck, Pending, Plan, Seen, Window
+from nrrc.envelope import Opened, Verifier, compose
+from nrrc.errors import EnvelopeError
+from nrrc.keys import Keyring, Signer
+from nrrc.messages import MessageTypes, ReplyRef
+from nrrc.timeutil import format_delta, format_instant, midnight_utc
+
+__all__ = ["SEEN_RETENTION", "Centre"]
+
+SEEN_RETENTION = timedelta(days=30)
+"""How long the ids of accepted messages are kept once their sequence number is below the
+sender's floor; older duplicates are refused as replays."""
+_PRUNE_EVERY = 512
+_WARN = EventLevel.WARNING
+
+
+class Centre:
+    """One Nuclear Risk Reduction Centre as a pure state machine.
+
+    Args:
+        config: identity, bindings, behaviour and retry policy.
+        signer: the centre's private key (its centre must be ``config.id``).
+        keyring: trusted keys of every centre.
+        types: statement types of the catalogue.
+        rng: the only source of randomness (message ids, profile draws).
+        book: indexed rules (shared between centres of one catalogue); built when omitted.
+        state: durable state to resume from (see :meth:`snapshot`); a fresh state otherwise.
+    """
+
+    def __init__(
+        self,
+        config: CentreConfig,
+        *,
+        signer: Signer,
+        keyring: Keyring,
+        types: MessageTypes,
+        rng: random.Random,
+        book: RuleBook | None = None,
+        state: CentreState | None = None,
+    ) -> None:
+        if signer.centre != config.id:
+            raise ValueError(f"signer belongs to {signer.centre}, not to {config.id}")
+        self.config = config
+        self.id = config.id
+        self.signer = signer
+        self.types = types
+        self.rng = rng
+        self.book = book or RuleBook(types.catalogue)
+        self.verifier = Verifier(keyring, types, centre=config.id, regimes=config.regimes)
+        self.planner = Planner(config, self.book, types)
+        self.state = state or CentreState(centre=config.id)
+        self._ack_type = types.payloads[ACK_KIND]
+        self._silent = config.behaviour.silent_kinds
+
+    # -- durable state -------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The durable state as bytes (MessagePack); restore with :meth:`from_snapshot`."""
+        return msgspec.msgpack.encode(self.state)
+
+    @classmethod
+    def from_snapshot(cls, data: bytes, config: CentreConfig, **kwargs: Any) -> Centre:
+        """A centre resumed from :meth:`snapshot` bytes (call :meth:`restart` next)."""
+        state = msgspec.msgpack.decode(data, type=CentreState)
+        return cls(config, state=state, **kwargs)
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (incremented by every restart)."""
+        return self.state.epoch
+
+    @property
+    def wake_at(self) -> datetime | None:
+        """When the centre next needs :meth:`on_timer` (None: nothing scheduled)."""
+        self._drop_stale()
+        return self.state.timers[0][0] if self.state.timers else None
+
+    # -- timers --------------------------------------------------------------------------
+
+    def _arm(self, at: datetime, what: str, key: str) -> None:
+        s = self.state
+        s.timer_count += 1
+        heapq.heappush(s.timers, (at, s.timer_count, what, key))
+
+    def _stale(self, what: str, key: str, at: datetime) -> bool:
+        s = self.state
+        if what == "plan":
+            plan = s.plans.get(key)
+            return plan is None or plan.send_at != at
+        if what == "ack":
+            owed = s.acks.get(key)
+            return owed is None or owed.send_at != at
+        if what == "retry":
+            pending = s.outbox.get(key)
+            return pending is None or min(pending.next_retry, pending.expires_at) != at
+        return False
+
+    def _drop_stale(self) -> None:
+        timers = self.state.timers
+        while timers and self._stale(timers[0][2], timers[0][3], timers[0][0]):
+            heapq.heappop(timers)
+
+    def _finish(self, step: Step) -> Step:
+        step.wake_at = self.wake_at
+        return step
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def start(self, now: datetime) -> Step:
+        """Begin (or resume) operation: plan this year's periodic submissions."""
+        step = Step()
+        self._plan_year(now, now.year, step)
+        return self._finish(step)
+
+    def plan(self, now: datetime, activity: PlannedActivity) -> Step:
+        """Learn of a planned activity and schedule the notices it requires (idempotent)."""
+        step = Step()
+        if activity.id in self.state.activities:
+            return self._finish(step)
+        self.state.activities[activity.id] = True
+        plans, errors = self.planner.for_activity(now, activity, self.rng)
+        self._report_errors(now, errors, step)
+        for plan in plans:
+            self._schedule(now, plan, step)
+        return self._finish(step)
+
+    def plan_message(self, now: datetime, message: PlannedMessage) -> Step:
+        """Schedule a one-off message (idempotent by ``message.id``)."""
+        step = Step()
+        plan, error = self.planner.for_message(now, message)
+        self._report_errors(now, [error] if error else [], step)
+        if plan is not None:
+            self._schedule(now, plan, step)
+        return self._finish(step)
+
+    def on_timer(self, now: datetime) -> Step:
+        """Do everything that is due at or before ``now``."""
+        step = Step()
+        timers = self.state.timers
+        while timers and timers[0][0] <= now:
+            at, _, what, key = heapq.heappop(timers)
+            if self._stale(what, key, at):
+                continue
+            if what == "plan":
+                self._send_plan(now, self.state.plans.pop(key), step)
+            elif what == "ack":
+                self._send_ack(now, self.state.acks.pop(key), step)
+            elif what == "retry":
+                self._retry(now, key, step)
+            elif what == "year":
+                self._plan_year(now, int(key), step)
+        return self._finish(step)
+
+    def restart(self, now: datetime) -> Step:
+        """Resume after a crash or shutdown: new epoch, sequence numbers from 1, and every
+        unacknowledged message retransmitted at once (same bytes)."""
+        s = self.state
+        s.epoch += 1
+        s.next_seq = 1
+        step = Step()
+        step.events.append(Event("restarted", now, _WARN, detail=f"resumed in epoch {s.epoch}"))
+        for pending in list(s.outbox.values()):
+            pending.next_retry = now
+            self._arm(now, "retry", pending.message_id)
+        step.extend(self.on_timer(now))
+        return step
+
+    # -- planning ------------------------------------------------------------------------
+
+    def _report_errors(self, now: datetime, errors: list[PlanError], step: Step) -> None:
+        for e in errors:
+            step.events.append(
+                Event("invalid-plan", now, EventLevel.ERROR, kind=e.kind, detail=e.detail)
+            )
+
+    def _schedule(self, now: datetime, plan: Plan, step: Step) -> None:
+        s = self.state
+        if plan.key in s.done or plan.key in s.plans:
+            return
+        if plan.kind in self._silent:
+            s.done[plan.key] = "withheld"
+            step.events.append(
+                Event(
+                    "notice-withheld",
+                    now,
+                    _WARN,
+                    kind=plan.kind,
+                    peer=plan.to,
+                    detail=f"this centre is silent on {plan.kind}",
+                    codes=tuple(plan.codes + plan.window_codes),
+                    data=_plan_data(plan),
+                )
+            )
+            return
+        s.plans[plan.key] = plan
+        self._arm(plan.send_at, "plan", plan.key)
+        step.events.append(
+            Event(
+                "notice-planned",
+                now,
+                kind=plan.kind,
+                peer=plan.to,
+                detail=f"to be sent at {format_instant(plan.send_at)}",
+                codes=tuple(plan.codes),
+                data=_plan_data(plan),
+            )
+        )
+
+    def _plan_year(self, now: datetime, year: int, step: Step) -> None:
+        s = self.state
+        if year not in s.years:
+            s.years.append(year)
+            plans, errors = self.planner.for_year(now, year, self.rng)
+            self._report_errors(now, errors, step)
+            for plan in plans:
+                self._schedule(now, plan, step)
+        self._arm(midnight_utc(date(year + 1, 1, 1)), "year", str(year + 1))
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _compose(
+        self, now: datetime, kind: str, to: str, payload: Any, in_reply_to: ReplyRef | None
+    ) -> Opened:
+        s = self.state
+        seq = s.next_seq
+        s.next_seq += 1
+        return compose(
+            self.types,
+            self.signer,
+            kind,
+            recipient=to,
+            sent_at=now,
+            epoch=s.epoch,
+            seq=seq,
+            payload=payload,
+            in_reply_to=in_reply_to,
+            rand=self.rng,
+        )
+
+    def _expecting(self, to: str) -> list[str]:
+        if to in self.config.regimes:
+            return [m for m in self.config.regime_members(to) if m != self.id]
+        return [to]
+
+    def _send_plan(self, now: datetime, plan: Plan, step: Step) -> None:
+        s = self.state
+        binding_active = all(
+            b.active(now) for b in self.config.own_bindings() if b.agreement == plan.agreement
+        )
+        if not binding_active:
+            s.done[plan.key] = "suspended"
+            step.events.append(
+                Event(
+                    "notice-withheld",
+                    now,
+                    kind=plan.kind,
+                    peer=plan.to,
+                    detail=f"{plan.agreement} is suspended",
+                    data=_plan_data(plan),
+                )
+            )
+            return
+        late = plan.first_late is not None and now >= plan.first_late
+        if late:
+            assert plan.first_late is not None
+            overdue = (now - plan.first_late).total_seconds()
+            step.events.append(
+                Event(
+                    "late-notice",
+                    now,
+                    _WARN,
+                    kind=plan.kind,
+                    peer=plan.to,
+                    detail=(
+                        f"pre-send check: {plan.kind} to {plan.to} is already late under "
+                        f"{', '.join(plan.codes)} by {format_delta(overdue)}"
+                    ),
+                    codes=tuple(plan.codes),
+                    data=_plan_data(plan),
+                )
+            )
+        payload = msgspec.json.decode(plan.payload, type=self.types.payloads[plan.kind])
+        opened = self._compose(now, plan.kind, plan.to, payload, plan.in_reply_to)
+        s.done[plan.key] = opened.statement.id
+        self._transmit_new(now, opened, plan.to, step)
+        step.events.append(
+            Event(
+                f"{plan.purpose}-sent" if plan.purpose != "notice" else "notice-sent",
+                now,
+                message_id=opened.statement.id,
+                kind=plan.kind,
+                peer=plan.to,
+                codes=tuple(plan.codes),
+                data={**_plan_data(plan), "late": late},
+            )
+        )
+
+    def _transmit_new(self, now: datetime, opened: Opened, to: str, step: Step) -> None:
+        st = opened.statement
+        step.records.append(LogRecord("sent", now, opened.envelope))
+        step.transmits.append(Transmit(to, opened.envelope, st.id, st.kind, 1))
+        waiting = self._expecting(to)
+        if not waiting:
+            return
+        retry = self.config.retry
+        pending = Pending(
+            message_id=st.id,
+            kind=st.kind,
+            to=to,
+            envelope=opened.envelope,
+            digest=opened.digest,
+            first_sent=now,
+            attempts=1,
+            waiting=waiting,
+            next_retry=now + retry.interval(1),
+            expires_at=now + retry.give_up_after,
+        )
+        self.state.outbox[st.id] = pending
+        self._arm(min(pending.next_retry, pending.expires_at), "retry", st.id)
+
+    def _retry(self, now: datetime, message_id: str, step: Step) -> None:
+        pending = self.state.outbox[message_id]
+        if now >= pending.expires_at:
+            del self.state.outbox[message_id]
+            step.events.append(
+                Event(
+                    "undelivered",
+                    now,
+                    _WARN,
+                    message_id=message_id,
+                    kind=pending.kind,
+                    peer=pending.to,
+                    detail=(
+                        f"no acknowledgement from {', '.join(pending.waiting)} after "
+                        f"{pending.attempts} transmissions; giving up"
+                    ),
+                    data={"waiting": list(pending.waiting), "attempts": pending.attempts},
+                )
+            )
+            return
+        pending.attempts += 1
+        for to in pending.waiting:
+            step.transmits.append(
+                Transmit(to, pending.envelope, message_id, pending.kind, pending.attempts)
+            )
+        step.events.append(
+            Event(
+                "retransmitted",
+                now,
+                message_id=message_id,
+                kind=pending.kind,
+                peer=pending.to,
+                detail=f"attempt {pending.attempts} to {', '.join(pending.waiting)}",
+                data={"attempt": pending.attempts, "waiting": len(pending.waiting)},
+            )
+        )
+        pending.next_retry = now + self.config.retry.interval(pending.attempts)
+        self._arm(min(pending.next_retry, pending.expires_at), "retry", message_id)
+
+    def _send_ack(self, now: datetime, owed: OwedAck, step: Step) -> None:
+        ref = ReplyRef(id=owed.message_id, digest=owed.digest)
+        payload = self._ack_type(received_at=owed.received_at)
+        opened = self._compose(now, ACK_KIND, owed.sender, payload, ref)
+        step.records.append(LogRecord("sent", now, opened.envelope))
+        step.transmits.append(Transmit(owed.sender, opened.envelope, opened.statement.id, ACK_KIND))
+        seen = self.state.seen.get(f"{owed.sender}/{owed.message_id}")
+        if seen is not None:
+            seen.ack = opened.envelope
+            seen.ack_id = opened.statement.id
+        late = owed.first_late is not None and now >= owed.first_late
+        step.events.append(
+            Event(
+                "ack-sent",
+                now,
+                _WARN if late else EventLevel.INFO,
+                message_id=opened.statement.id,
+                kind=ACK_KIND,
+                peer=owed.sender,
+                detail=f"acknowledges {owed.kind} {owed.message_id}" + (" (late)" if late else ""),
+                codes=tuple(owed.codes),
+                data={
+                    "acknowledges": owed.message_id,
+                    "delay": (now - owed.received_at).total_seconds(),
+                    "late": late,
+                },
+            )
+        )
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def _reject(
+        self, now: datetime, delivery: Delivery, reason: str, detail: str, step: Step
+    ) -> Step:
+        step.records.append(LogRecord("rejected", now, delivery.envelope, reason, detail))
+        step.events.append(
+            Event(
+                "rejected",
+                now,
+                _WARN,
+                peer=delivery.origin,
+                detail=f"{reason}: {detail}",
+                data={"reason": reason},
+            )
+        )
+        return self._finish(step)
+
+    def receive(self, now: datetime, delivery: Delivery) -> Step:
+        """Handle an envelope that arrived now."""
+        step = Step()
+        try:
+            opened = self.verifier.open(delivery.envelope)
+        except EnvelopeError as exc:
+            return self._reject(now, delivery, exc.reason, exc.detail, step)
+        st = opened.statement
+        if st.sender == self.id:
+            step.events.append(Event("own-message", now, message_id=st.id, kind=st.kind))
+            return self._finish(step)
+        s = self.state
+        key = f"{st.sender}/{st.id}"
+        origin_ok = delivery.origin is None or delivery.origin == st.sender
+        seen = s.seen.get(key)
+        if seen is not None:
+            if origin_ok and seen.digest == opened.digest:
+                return self._duplicate(now, st.sender, st.id, st.kind, seen, step)
+            why = (
+                f"delivered by {delivery.origin}, signed by {st.sender}"
+                if not origin_ok
+                else "same message id with different content"
+            )
+            return self._reject(
+                now,
+                delivery,
+                "replayed",
+                f"message {st.id} from {st.sender} was received before ({why})",
+                step,
+            )
+        if not origin_ok:
+            return self._reject(
+                now,
+                delivery,
+                "wrong-origin",
+                f"signed by {st.sender} but delivered by {delivery.origin}",
+                step,
+            )
+        windows = s.windows.setdefault(st.sender, {})
+        window = windows.get(st.epoch)
+        if window is not None and window.has(st.seq):
+            return self._reject(
+                now,
+                delivery,
+                "replayed",
+                f"sequence number {st.seq} of epoch {st.epoch} from {st.sender} was used before",
+                step,
+            )
+        if window is None:
+            window = windows[st.epoch] = Window()
+        window.add(st.seq)
+        s.seen[key] = Seen(digest=opened.digest, received_at=now, epoch=st.epoch, seq=st.seq)
+        s.accepted += 1
+        if s.accepted % _PRUNE_EVERY == 0:
+            self._prune(now)
+        step.records.append(LogRecord("received", now, delivery.envelope))
+        step.events.append(Event("received", now, message_id=st.id, kind=st.kind, peer=st.sender))
+        if st.kind == ACK_KIND:
+            self._on_ack(now, opened, step)
+        else:
+            self._owe_ack(now, opened, step)
+            if st.recipient == self.id:
+                plan, error = self.planner.for_reply(
+                    now, st.kind, st.sender, opened.reply_ref(), self.rng
+                )
+                self._report_errors(now, [error] if error else [], step)
+                if plan is not None:
+                    self._schedule(now, plan, step)
+        return self._finish(step)
+
+    def _duplicate(
+        self, now: datetime, sender: str, message_id: str, kind: str, seen: Seen, step: Step
+    ) -> Step:
+        step.events.append(
+            Event(
+                "duplicate",
+                now,
+                message_id=message_id,
+                kind=kind,
+                peer=sender,
+                detail="already received; not applied again",
+            )
+        )
+        if seen.ack is not None and seen.ack_id is not None:
+            step.transmits.append(Transmit(sender, seen.ack, seen.ack_id, ACK_KIND, 2))
+        return self._finish(step)
+
+    def _owe_ack(self, now: datetime, opened: Opened, step: Step) -> None:
+        st = opened.statement
+        if ACK_KIND in self._silent:
+            step.events.append(
+                Event("ack-withheld", now, _WARN, message_id=st.id, kind=st.kind, peer=st.sender)
+            )
+            return
+        rules = self.book.ack_rules(st.kind)
+        first_late = self.book.ack_first_late(st.kind, now)
+        send_at = now + self.config.behaviour.ack_delay.sample_delta(self.rng)
+        owed = OwedAck(
+            sender=st.sender,
+            message_id=st.id,
+            digest=opened.digest,
+            kind=st.kind,
+            received_at=now,
+            send_at=send_at,
+            first_late=first_late,
+            codes=[r.code for r in rules],
+        )
+        key = f"{st.sender}/{st.id}"
+        self.state.acks[key] = owed
+        if send_at <= now:
+            del self.state.acks[key]
+            self._send_ack(now, owed, step)
+        else:
+            self._arm(send_at, "ack", key)
+
+    def _on_ack(self, now: datetime, opened: Opened, step: Step) -> None:
+        st = opened.statement
+        ref = st.in_reply_to
+        pending = self.state.outbox.get(ref.id) if ref is not None else None
+        if ref is None or pending is None:
+            step.events.append(
+                Event(
+                    "unexpected-ack",
+                    now,
+                    message_id=st.id,
+                    peer=st.sender,
+                    detail="acknowledges no message awaiting acknowledgement",
+                )
+            )
+            return
+        if ref.digest != pending.digest:
+            step.events.append(
+                Event(
+                    "unexpected-ack",
+                    now,
+                    _WARN,
+                    message_id=st.id,
+                    peer=st.sender,
+                    detail=f"digest does not match message {ref.id}",
+                )
+            )
+            return
+        if st.sender not in pending.waiting:
+            return
+        pending.waiting.remove(st.sender)
+        step.events.append(
+            Event(
+                "acknowledged",
+                now,
+                message_id=ref.id,
+                kind=pending.kind,
+                peer=st.sender,
+                data={
+                    "latency": (now - pending.first_sent).total_seconds(),
+                    "attempts": pending.attempts,
+                },
+            )
+        )
+        if not pending.waiting:
+            del self.state.outbox[ref.id]
+
+    def _prune(self, now: datetime) -> None:
+        s = self.state
+        horizon = now - SEEN_RETENTION
+        for key in [k for k, v in s.seen.items() if v.received_at < horizon]:
+            seen = s.seen[key]
+            window = s.windows.get(key.split("/", 1)[0], {}).get(seen.epoch)
+            if window is not None and seen.seq <= window.floor:
+                del s.seen[key]
+
+
+def _plan_data(plan: Plan) -> dict[str, Any]:
+    return {
+        "key": plan.key,
+        "purpose": plan.purpose,
+        "activity": plan.activity,
+        "agreement": plan.agreement,
+        "first_late": plan.first_late,
+        "window_codes": list(plan.window_codes),
+        "profile_late": plan.late,
+        "send_at": plan.send_at,
+    }

@@ -1,0 +1,141 @@
+"""Filling in a notice's payload from what the centre knows about an activity.
+
+A notice's fields come, in this order of precedence, from: the activity's attributes (by field
+name, or through a few aliases such as ``missile_class`` for HCoC's ``generic_class``); the
+timing the rules need (window start and end, anchors); per-kind templates for periodic
+submissions (the year an annual calendar covers); and neutral defaults for any required field
+still missing (first enum value, the smallest number allowed, a circle around the activity).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nrrc.catalogue import Catalogue, FieldSpec, FieldType
+
+__all__ = ["PERIODIC_TEMPLATES", "build_payload"]
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "generic_class": ("missile_class",),
+    "missile_type": ("missile_class",),
+    "designation": ("name",),
+}
+"""Activity attributes that may stand in for a notice field of another name."""
+
+PERIODIC_TEMPLATES: dict[str, Callable[[int], dict[str, Any]]] = {
+    "vd11.annual_information_exchange": lambda y: {"valid_as_of": date(y + 1, 1, 1)},
+    "vd11.annual_calendar": lambda y: {"year": y + 1, "activities": []},
+    "vd11.large_activity_forecast": lambda y: {"year_covered": y + 2, "nil_return": True},
+    "hcoc.annual_declaration": lambda y: {
+        "year": y - 1,
+        "ballistic_missile_policy": "Outline of the ballistic missile policy.",
+        "space_launch_vehicle_policy": "Outline of the space launch vehicle policy.",
+        "launch_sites": [],
+        "ballistic_missile_launches": 0,
+        "space_launch_vehicle_launches": 0,
+    },
+}
+"""Fields of periodic submissions that depend on the year they are due in."""
+
+
+def _default_string(spec: FieldSpec) -> str | None:
+    text = spec.name.replace("_", " ")
+    if spec.pattern:
+        for candidate in ("XX", "X", "0", text):
+            if re.search(spec.pattern, candidate):
+                return candidate
+        return None
+    if spec.min_length and len(text) < spec.min_length:
+        text = text.ljust(spec.min_length, ".")
+    if spec.max_length is not None:
+        text = text[: spec.max_length]
+    return text
+
+
+def _circle(location: Any) -> dict[str, Any]:
+    lat, lon = 0.0, 0.0
+    if isinstance(location, Mapping):
+        lat = float(location.get("lat", 0.0))
+        lon = float(location.get("lon", 0.0))
+    return {"shape": "circle", "center": {"lat": lat, "lon": lon}, "radius": 50.0, "unit": "km"}
+
+
+def _default(spec: FieldSpec, start: datetime, context: Mapping[str, Any]) -> Any:
+    t = spec.type
+    if t is FieldType.STRING:
+        return _default_string(spec)
+    if t is FieldType.INTEGER:
+        return int(max(spec.minimum or 0, 0))
+    if t is FieldType.NUMBER:
+        return float(max(spec.minimum or 0.0, 0.0))
+    if t is FieldType.BOOLEAN:
+        return False
+    if t is FieldType.DATE:
+        return start.date()
+    if t is FieldType.DATETIME:
+        return start
+    if t is FieldType.DURATION:
+        return timedelta(0)
+    if t is FieldType.ENUM:
+        return spec.values[0] if spec.values else None
+    if t is FieldType.AREA:
+        return _circle(context.get("location"))
+    assert spec.items is not None
+    if not spec.min_items:
+        return []
+    item = _default(spec.items, start, context)
+    return [item] * spec.min_items if item is not None else None
+
+
+def _coerce(spec: FieldSpec, value: Any) -> Any:
+    """Dates from datetimes, and the like: what the activity says, in the field's type."""
+    if spec.type is FieldType.DATE and isinstance(value, datetime):
+        return value.date()
+    if spec.type is FieldType.AREA and isinstance(value, Mapping) and "shape" not in value:
+        return _circle(value)
+    return value
+
+
+def build_payload(
+    catalogue: Catalogue,
+    kind: str,
+    *,
+    start: datetime,
+    given: Mapping[str, Any],
+    timing: Mapping[str, Any],
+    sender: str,
+) -> dict[str, Any]:
+    """The payload fields of a ``kind`` notice, as Python values (validate before use).
+
+    Args:
+        catalogue: to look the kind's fields up.
+        kind: the kind id.
+        start: the activity's (or submission's) start, for date and datetime defaults.
+        given: attributes of the activity, or fields given by the scenario.
+        timing: fields the rules need (window, anchor), which ``given`` does not override.
+        sender: the notifying centre (default for lists of participating States).
+    """
+    spec_list = catalogue.kinds[kind].fields
+    payload: dict[str, Any] = {}
+    for spec in spec_list:
+        if spec.name in timing:
+            value = timing[spec.name]
+        elif spec.name in given:
+            value = given[spec.name]
+        else:
+            alias = next((a for a in ALIASES.get(spec.name, ()) if a in given), None)
+            if alias is not None:
+                value = given[alias]
+            elif spec.name == "participating_states":
+                value = [sender]
+            elif spec.required:
+                value = _default(spec, start, given)
+            else:
+                continue
+        if value is None:
+            continue
+        payload[spec.name] = _coerce(spec, value)
+    return payload

@@ -1,0 +1,320 @@
+"""The rule-aware scheduler: which messages a centre owes, to whom, and when to send them.
+
+For a planned activity the centre looks up, in each agreement that binds it, the window rules
+that name the activity (``launch`` under the 1988 agreement, HCoC and India-Pakistan;
+``military_activity`` under the Vienna Document) and any activity kinds the binding names
+(``exercise`` under the 1989 agreement). For each notice kind it fills in the payload, computes
+the deadline of every lead-time (or lag) rule that applies, and schedules the notice a safety
+margin ahead of the earliest one. A notice no lead-time rule bounds (HCoC) goes out the binding's
+``lead`` before its window opens.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from nrrc.catalogue import FieldType, RuleType
+from nrrc.centre._config import Behaviour, Binding, CentreConfig
+from nrrc.centre._io import PlannedActivity, PlannedMessage
+from nrrc.centre._payloads import PERIODIC_TEMPLATES, build_payload
+from nrrc.centre._rulebook import RuleBook
+from nrrc.centre._state import Plan
+from nrrc.messages import MessageTypes, ReplyRef
+from nrrc.timeutil import midnight_utc
+
+__all__ = ["PlanError", "Planner"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanError:
+    """A message that could not be planned (its payload is not valid for its kind)."""
+
+    key: str
+    kind: str
+    detail: str
+
+
+def _ms(at: datetime) -> datetime:
+    """Truncate to the millisecond (message ids carry milliseconds)."""
+    return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
+
+
+class Planner:
+    """Turns activities, requests and calendars into :class:`Plan` objects for one centre.
+
+    Args:
+        config: the centre's configuration.
+        book: the indexed rules.
+        types: statement types, to validate payloads.
+    """
+
+    def __init__(self, config: CentreConfig, book: RuleBook, types: MessageTypes) -> None:
+        self.config = config
+        self.book = book
+        self.types = types
+        self.behaviour: Behaviour = config.behaviour
+        mapped = {k for b in config.bindings for ks in b.activity_kinds.values() for k in ks}
+        window_kinds = {r.kind for rs in book.window_by_activity.values() for r in rs if r.kind}
+        self._activity_kinds = mapped | window_kinds | set(book.lead) | set(book.lag)
+
+    # -- payloads ------------------------------------------------------------------------
+
+    def _encode(
+        self, key: str, kind: str, fields: Mapping[str, Any]
+    ) -> tuple[bytes | None, PlanError | None]:
+        try:
+            payload = self.types.payload(kind, **fields)
+        except (msgspec.ValidationError, TypeError, KeyError) as exc:
+            return None, PlanError(key, kind, f"{kind}: {exc}")
+        return msgspec.json.encode(payload), None
+
+    def _late(self, rng: random.Random) -> timedelta | None:
+        b = self.behaviour
+        if b.late_probability > 0 and rng.random() < b.late_probability:
+            return b.late_delay.sample_delta(rng)
+        return None
+
+    # -- activities ----------------------------------------------------------------------
+
+    def _timing(self, kind: str, activity: PlannedActivity, windows: list[Any]) -> dict[str, Any]:
+        timing: dict[str, Any] = {}
+
+        def put(name: str | None, value: datetime) -> None:
+            if not name or name in timing:
+                return
+            spec = self.book.catalogue.kinds[kind].field(name)
+            if spec is None:
+                return
+            same_day = value.date() == activity.start.date()
+            if spec.type is FieldType.DATE and not spec.required and same_day:
+                return  # an optional end date equal to the start date says nothing
+            timing[name] = value
+
+        for rule in windows:
+            put(rule.window_start, activity.start)
+            put(rule.window_end, activity.end)
+        for rule in self.book.lead.get(kind, ()):
+            put(rule.anchor, activity.start)
+        for rule in self.book.lag.get(kind, ()):
+            put(rule.anchor, activity.at)
+        for rule in self.book.by_kind.get(kind, ()):
+            if rule.type is RuleType.SPAN:
+                put(rule.start_field, activity.start)
+                put(rule.end_field, activity.end)
+        return timing
+
+    def _kinds_for(self, binding: Binding, activity: PlannedActivity) -> dict[str, list[Any]]:
+        kinds: dict[str, list[Any]] = {}
+        for rule in self.book.windows(activity.activity, activity.values()):
+            if rule.agreement == binding.agreement and rule.kind:
+                kinds.setdefault(rule.kind, []).append(rule)
+        for kind in binding.activity_kinds.get(activity.activity, ()):
+            kinds.setdefault(kind, [])
+        return kinds
+
+    def for_activity(
+        self, now: datetime, activity: PlannedActivity, rng: random.Random
+    ) -> tuple[list[Plan], list[PlanError]]:
+        """Plans for every notice ``activity`` requires under the centre's bindings."""
+        plans: list[Plan] = []
+        errors: list[PlanError] = []
+        me = self.config.id
+        for binding in self.config.own_bindings():
+            kinds = self._kinds_for(binding, activity)
+            for kind in sorted(kinds):
+                windows = kinds[kind]
+                timing = self._timing(kind, activity, windows)
+                fields = build_payload(
+                    self.book.catalogue,
+                    kind,
+                    start=activity.start,
+                    given=activity.attributes,
+                    timing=timing,
+                    sender=me,
+                )
+                leads = self.book.lead_deadlines(kind, fields)
+                lags = self.book.lag_deadlines(kind, fields)
+                deadlines = sorted(leads + lags, key=lambda pair: pair[1])
+                first_late = deadlines[0][1] if deadlines else None
+                if leads:
+                    send_at = leads[0][1] - self.behaviour.safety_margin
+                elif lags:
+                    assert first_late is not None
+                    quarter = (first_late - activity.at) / 4
+                    send_at = activity.at + min(quarter, self.behaviour.safety_margin)
+                else:
+                    send_at = activity.start - binding.lead
+                for to in binding.recipients(me):
+                    key = f"notice/{activity.id}/{kind}/{to}"
+                    payload, error = self._encode(key, kind, fields)
+                    if error is not None:
+                        errors.append(error)
+                        continue
+                    assert payload is not None
+                    late = self._late(rng)
+                    at = send_at + late if late is not None else send_at
+                    plans.append(
+                        Plan(
+                            key=key,
+                            purpose="notice",
+                            kind=kind,
+                            to=to,
+                            agreement=binding.agreement,
+                            payload=payload,
+                            send_at=_ms(max(at, now)),
+                            first_late=first_late,
+                            codes=[r.code for r, _ in deadlines],
+                            window_codes=sorted(r.code for r in windows),
+                            activity=activity.id,
+                            late=late is not None,
+                        )
+                    )
+        return plans, errors
+
+    # -- messages, replies ---------------------------------------------------------------
+
+    def for_message(
+        self, now: datetime, message: PlannedMessage
+    ) -> tuple[Plan | None, PlanError | None]:
+        """A plan for a one-off message."""
+        key = f"message/{message.id}"
+        fields = build_payload(
+            self.book.catalogue,
+            message.kind,
+            start=message.at,
+            given=message.payload,
+            timing={},
+            sender=self.config.id,
+        )
+        payload, error = self._encode(key, message.kind, fields)
+        if payload is None:
+            return None, error
+        agreement = message.kind.split(".", 1)[0]
+        plan = Plan(
+            key=key,
+            purpose="message",
+            kind=message.kind,
+            to=message.to,
+            agreement=agreement,
+            payload=payload,
+            send_at=_ms(max(message.at, now)),
+        )
+        return plan, None
+
+    def for_reply(
+        self,
+        now: datetime,
+        request_kind: str,
+        sender: str,
+        ref: ReplyRef,
+        rng: random.Random,
+    ) -> tuple[Plan | None, PlanError | None]:
+        """A plan for the reply a request received now requires, if any."""
+        rules = sorted(
+            self.book.reply_rules(request_kind), key=lambda r: r.bound.seconds if r.bound else 0
+        )
+        if not rules or not rules[0].response:
+            return None, None
+        rule = rules[0]
+        kind = rule.response
+        assert kind is not None
+        first_late = self.book.response_first_late(rule, now)
+        b = self.behaviour
+        send_at = now + b.reply_delay.sample_delta(rng)
+        send_at = min(send_at, max(now, first_late - b.safety_margin))
+        late = self._late(rng)
+        if late is not None:
+            send_at += late
+        key = f"reply/{sender}/{ref.id}/{kind}"
+        fields = build_payload(
+            self.book.catalogue,
+            kind,
+            start=now,
+            given=dict(b.reply_payloads.get(kind, {})),
+            timing={},
+            sender=self.config.id,
+        )
+        payload, error = self._encode(key, kind, fields)
+        if payload is None:
+            return None, error
+        return (
+            Plan(
+                key=key,
+                purpose="reply",
+                kind=kind,
+                to=sender,
+                agreement=rule.agreement,
+                payload=payload,
+                send_at=_ms(send_at),
+                first_late=first_late,
+                codes=[r.code for r in rules],
+                in_reply_to=ref,
+                late=late is not None,
+            ),
+            None,
+        )
+
+    # -- calendars -----------------------------------------------------------------------
+
+    def for_year(
+        self, now: datetime, year: int, rng: random.Random
+    ) -> tuple[list[Plan], list[PlanError]]:
+        """Periodic submissions (due on a fixed date) and quota-only submissions of ``year``."""
+        plans: list[Plan] = []
+        errors: list[PlanError] = []
+        me = self.config.id
+        b = self.behaviour
+        jan1 = midnight_utc(date(year, 1, 1))
+        for binding in self.config.own_bindings():
+            due: list[tuple[str, str, datetime, datetime | None, list[str]]] = []
+            for rule in self.book.periodic.get(binding.agreement, ()):
+                if not rule.kind:
+                    continue
+                due_by = self.book.periodic_first_late(rule, year)
+                send_at = due_by - b.periodic_margin
+                due.append((rule.code, rule.kind, send_at, due_by, [rule.code]))
+            for rule in self.book.quota.get(binding.agreement, ()):
+                if not rule.kind or not rule.min_count or rule.kind in self._activity_kinds:
+                    continue
+                month, day = b.quota_day
+                for i in range(rule.min_count):
+                    at = midnight_utc(date(year, month, day)) + timedelta(hours=12, days=i)
+                    due.append((f"{rule.code}.{i}", rule.kind, at, None, [rule.code]))
+            for tag, kind, send_at, first_late, codes in due:
+                if first_late is not None and now >= first_late:
+                    continue  # this year's due date has passed before the centre started
+                template = PERIODIC_TEMPLATES.get(kind)
+                given = template(year) if template else {}
+                fields = build_payload(
+                    self.book.catalogue, kind, start=jan1, given=given, timing={}, sender=me
+                )
+                for to in binding.recipients(me):
+                    key = f"periodic/{tag}/{year}/{to}"
+                    payload, error = self._encode(key, kind, fields)
+                    if error is not None:
+                        errors.append(error)
+                        continue
+                    assert payload is not None
+                    late = self._late(rng)
+                    at = send_at + late if late is not None else send_at
+                    plans.append(
+                        Plan(
+                            key=key,
+                            purpose="periodic",
+                            kind=kind,
+                            to=to,
+                            agreement=binding.agreement,
+                            payload=payload,
+                            send_at=_ms(max(at, now)),
+                            first_late=first_late,
+                            codes=codes,
+                            late=late is not None,
+                        )
+                    )
+        return plans, errors

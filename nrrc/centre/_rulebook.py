@@ -1,0 +1,147 @@
+"""The catalogue's rules indexed for a centre, and their deadlines computed exactly.
+
+Every deadline is returned as the *first late instant*: a message is on time when it is
+provided strictly before it. This one shape covers the three anchor semantics (AGREEMENTS.md
+§0.3):
+
+* datetime anchor: ``anchor - bound`` is the last compliant instant, so the first late instant is
+  one microsecond after it (exactly at the bound is compliant, one second later is not);
+* date anchor, bound in hours: counted back from 00:00 UTC of the anchor date;
+* date anchor, bound in days: UTC calendar dates are compared, so any time on the day
+  ``anchor - N`` is compliant and 00:00 UTC of the next day is the first late instant.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nrrc.catalogue import Catalogue, Rule, RuleType
+from nrrc.timeutil import Duration, midnight_utc, to_utc
+
+__all__ = ["ACK_KIND", "RuleBook", "first_late"]
+
+ACK_KIND = "core.ack"
+_TICK = timedelta(microseconds=1)
+
+
+def _anchor(value: Any) -> date | datetime | None:
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> datetime:
+    """The first instant at which a notice is late for ``anchor`` -/+ ``bound``.
+
+    Args:
+        anchor: a date or an aware datetime.
+        bound: the rule's bound.
+        before: True for lead times (``anchor - bound``), False for lags (``anchor + bound``).
+    """
+    sign = -1 if before else 1
+    if isinstance(anchor, datetime):
+        return anchor + sign * bound.delta + _TICK
+    if bound.is_days:
+        last_day = anchor + timedelta(days=sign * bound.amount)
+        return midnight_utc(last_day + timedelta(days=1))
+    return midnight_utc(anchor) + sign * bound.delta + _TICK
+
+
+class RuleBook:
+    """Rules of a catalogue indexed by what a centre needs to look up.
+
+    Args:
+        catalogue: the loaded catalogue; retired rules are ignored.
+    """
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.lead: dict[str, list[Rule]] = defaultdict(list)
+        self.lag: dict[str, list[Rule]] = defaultdict(list)
+        self.window_by_activity: dict[str, list[Rule]] = defaultdict(list)
+        self.response: dict[str, list[Rule]] = defaultdict(list)
+        self.periodic: dict[str, list[Rule]] = defaultdict(list)
+        self.quota: dict[str, list[Rule]] = defaultdict(list)
+        self.by_kind: dict[str, list[Rule]] = defaultdict(list)
+        for rule in catalogue.active_rules():
+            if rule.kind:
+                self.by_kind[rule.kind].append(rule)
+            if rule.type is RuleType.LEAD_TIME and rule.kind:
+                self.lead[rule.kind].append(rule)
+            elif rule.type is RuleType.LAG and rule.kind:
+                self.lag[rule.kind].append(rule)
+            elif rule.type is RuleType.WINDOW and rule.activity:
+                self.window_by_activity[rule.activity].append(rule)
+            elif rule.type is RuleType.RESPONSE and rule.trigger:
+                self.response[rule.trigger].append(rule)
+            elif rule.type is RuleType.PERIODIC:
+                self.periodic[rule.agreement].append(rule)
+            elif rule.type is RuleType.QUOTA:
+                self.quota[rule.agreement].append(rule)
+
+    def kind_field_type(self, kind: str, name: str) -> str | None:
+        """The catalogue type of field ``name`` of ``kind`` (``date``, ``datetime`` ...)."""
+        spec = self.catalogue.kinds[kind].field(name) if kind in self.catalogue.kinds else None
+        return spec.type.value if spec else None
+
+    def lead_deadlines(self, kind: str, values: Mapping[str, Any]) -> list[tuple[Rule, datetime]]:
+        """Every lead-time rule that applies to a notice of ``kind`` with these field values,
+        with its first late instant, earliest first."""
+        out: list[tuple[Rule, datetime]] = []
+        for rule in self.lead.get(kind, ()):
+            if rule.applies_if and not rule.applies_if.holds(dict(values)):
+                continue
+            anchor = _anchor(values.get(rule.anchor or ""))
+            if anchor is None or rule.bound is None:
+                continue
+            out.append((rule, first_late(anchor, rule.bound, before=True)))
+        return sorted(out, key=lambda pair: (pair[1], pair[0].code))
+
+    def lag_deadlines(self, kind: str, values: Mapping[str, Any]) -> list[tuple[Rule, datetime]]:
+        """Every lag rule that applies to a notice of ``kind``, with its first late instant."""
+        out: list[tuple[Rule, datetime]] = []
+        for rule in self.lag.get(kind, ()):
+            if rule.applies_if and not rule.applies_if.holds(dict(values)):
+                continue
+            anchor = _anchor(values.get(rule.anchor or ""))
+            if anchor is None or rule.bound is None:
+                continue
+            out.append((rule, first_late(anchor, rule.bound, before=False)))
+        return sorted(out, key=lambda pair: (pair[1], pair[0].code))
+
+    def windows(self, activity: str, values: Mapping[str, Any]) -> list[Rule]:
+        """Window rules that require a notice covering this activity, by code."""
+        rules = self.window_by_activity.get(activity, ())
+        return [r for r in rules if not r.applies_if or r.applies_if.holds(dict(values))]
+
+    def ack_rules(self, kind: str) -> list[Rule]:
+        """Rules bounding the acknowledgement of ``kind`` (response ``core.ack``)."""
+        return [r for r in self.response.get(kind, ()) if r.response == ACK_KIND]
+
+    def reply_rules(self, kind: str) -> list[Rule]:
+        """Rules requiring a reply (other than an acknowledgement) to ``kind``."""
+        return [r for r in self.response.get(kind, ()) if r.response != ACK_KIND]
+
+    @staticmethod
+    def response_first_late(rule: Rule, received_at: datetime) -> datetime:
+        """First late instant of a response to a trigger received at ``received_at``."""
+        assert rule.bound is not None
+        return to_utc(received_at) + rule.bound.delta + _TICK
+
+    @staticmethod
+    def periodic_first_late(rule: Rule, year: int) -> datetime:
+        """First late instant of ``rule``'s submission due in ``year`` (the day after due)."""
+        assert rule.due_month is not None and rule.due_day is not None
+        return midnight_utc(date(year, rule.due_month, rule.due_day) + timedelta(days=1))
+
+    def ack_first_late(self, kind: str, received_at: datetime) -> datetime | None:
+        """When an acknowledgement of ``kind`` received at ``received_at`` becomes late."""
+        rules = self.ack_rules(kind)
+        if not rules:
+            return None
+        return min(self.response_first_late(r, received_at) for r in rules)
