@@ -250,14 +250,14 @@ def _summary(summary: Sequence[RuleSummary], metas: dict[str, _Meta]) -> str:
         )
     return f"""<section id="rules">
 <h2>Rules</h2>
-<table class="rules">
+<div class="wide"><table class="rules">
 <thead><tr><th>Code</th><th>Rule</th><th>Agreement</th><th>Source verified</th>
 <th class="n">Checked</th><th class="n">Passed</th><th class="n">Violated</th>
 <th class="n">Warned</th><th class="n">Open</th></tr></thead>
 <tbody>
 {"".join(rows)}
 </tbody>
-</table>
+</table></div>
 </section>"""
 
 
@@ -504,13 +504,13 @@ def _findings(findings: Sequence[Finding]) -> str:
 <input type="search" id="filter" placeholder="Filter: code, centre, file, text">
 {toggles}</div>
 {omitted}
-<table class="findings">
+<div class="wide"><table class="findings">
 <thead><tr><th>Outcome</th><th>Rule</th><th>Parties</th><th>What was found</th>
 <th>Source</th><th>Evidence</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
-</table>
+</table></div>
 </section>"""
 
 
@@ -575,6 +575,7 @@ a { color: #1a56a8; }
 .facts ul { margin: 0; padding-left: 18px; }
 nav { font-size: 14px; color: var(--muted); }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
+.wide { overflow-x: auto; }
 th, td { text-align: left; vertical-align: top; padding: 6px 8px;
   border-bottom: 1px solid var(--line); }
 thead th { background: var(--bg-soft); font-weight: 600; }
@@ -630,6 +631,7 @@ footer h2 { color: var(--ink); }
   a { color: inherit; }
   a[href^="http"]::after { content: " <" attr(href) ">"; font-size: 9pt; word-break: break-all; }
   figure.pair, .panel, tr { break-inside: avoid; }
+  table { font-size: 9pt; } th, td { padding: 3px 4px; } .badge { white-space: normal; }
   thead { display: table-header-group; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   @page { margin: 14mm; }
