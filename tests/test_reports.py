@@ -296,7 +296,7 @@ def test_junit_violation_is_a_failure_with_explanation_citation_and_evidence() -
     text = failures[0].text or ""
     assert BML_URL in text and "Art. I" in text and "status S" in text
     assert "logs/us.jsonl:12 (notice" in text and "logs/ru.jsonl:9 (receipt" in text
-    assert "short by 50 min" in text
+    assert "Measured 23 h 10 min; bound 24 h; outside the bound by 50 min" in text
 
 
 def test_junit_warnings_and_open_obligations_are_not_failures() -> None:

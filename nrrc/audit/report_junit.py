@@ -160,13 +160,10 @@ def _finding_text(f: Finding) -> str:
     for label, instant in sorted(f.instants.items(), key=lambda kv: kv[1]):
         lines.append(f"{label}: {format_instant(instant)}")
     if f.measured_seconds is not None and f.bound_seconds is not None:
-        measured = format_delta(f.measured_seconds)
-        if f.measured_seconds < 0:
-            measured = "minus " + measured
-        line = f"Measured {measured}; bound {format_delta(f.bound_seconds)}"
+        line = f"Measured {_span(f.measured_seconds)}; bound {_span(f.bound_seconds)}"
         if f.margin_seconds is not None:
-            word = "short by" if f.margin_seconds < 0 else "margin"
-            line += f"; {word} {format_delta(f.margin_seconds)}"
+            side = "outside" if f.margin_seconds < 0 else "inside"
+            line += f"; {side} the bound by {_span(abs(f.margin_seconds))}"
         lines.append(line)
     lines.append(
         f"Citation: {f.agreement} {f.article} <{f.citation_url}> "
@@ -182,3 +179,13 @@ def _finding_text(f: Finding) -> str:
     if f.fingerprint:
         lines.append(f"Fingerprint: {f.fingerprint}")
     return "\n".join(lines)
+
+
+def _span(seconds: int) -> str:
+    """A length of time as the agreements state it: hours below 4 days (``48 h``), else days."""
+    sign = "minus " if seconds < 0 else ""
+    s = abs(seconds)
+    if 86400 <= s < 4 * 86400:
+        hours, rest = divmod(s, 3600)
+        return sign + " ".join([f"{hours} h", *([format_delta(rest)] if rest else [])])
+    return sign + format_delta(s)

@@ -146,7 +146,7 @@ def _lookup(catalogue: Catalogue | None, code: str) -> Rule | None:
 
 
 def _descriptor(meta: _RuleMeta) -> dict[str, Any]:
-    full = meta.description or meta.title
+    full = meta.description or meta.title.rstrip(".") + "."
     cite = " ".join(p for p in (meta.agreement, meta.article) if p)
     if cite:
         full += f" Source: {cite}"
