@@ -277,6 +277,25 @@ def _field_spec(
     if not isinstance(required, bool):
         ctx.add(f"{path}.required", f"expected true or false, found {_describe(required)}")
         required = True
+    # Checks that do not depend on the type come first, so an unknown type hides nothing else.
+    pattern = _str(ctx, value, "pattern", path, required=False) or None
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            ctx.add(f"{path}.pattern", f"bad regular expression: {exc}")
+    minimum = _number(ctx, value, "min", path)
+    maximum = _number(ctx, value, "max", path)
+    if minimum is not None and maximum is not None and minimum > maximum:
+        ctx.add(path, f"min {minimum} is greater than max {maximum}")
+    counts = {
+        key: _count(ctx, value, key, path)
+        for key in ("min_length", "max_length", "min_items", "max_items")
+    }
+    for low, high in (("min_length", "max_length"), ("min_items", "max_items")):
+        lo, hi = counts[low], counts[high]
+        if lo is not None and hi is not None and lo > hi:
+            ctx.add(path, f"{low} {lo} is greater than {high} {hi}")
     if ftype is None:
         return None
     values: tuple[str, ...] = ()
@@ -313,16 +332,6 @@ def _field_spec(
     ):
         if key in value and ftype not in types:
             ctx.add(f"{path}.{key}", f"'{key}' does not apply to a {ftype.value} field")
-    pattern = _str(ctx, value, "pattern", path, required=False) or None
-    if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            ctx.add(f"{path}.pattern", f"bad regular expression: {exc}")
-    minimum = _number(ctx, value, "min", path)
-    maximum = _number(ctx, value, "max", path)
-    if minimum is not None and maximum is not None and minimum > maximum:
-        ctx.add(path, f"min {minimum} is greater than max {maximum}")
     if ftype is FieldType.INTEGER:
         # int(1.5) would silently move the bound: an integer field takes integer bounds.
         for key in ("min", "max"):
@@ -332,14 +341,6 @@ def _field_spec(
                     "expected an integer bound for an integer field, "
                     f"found {_describe(value[key])}",
                 )
-    counts = {
-        key: _count(ctx, value, key, path)
-        for key in ("min_length", "max_length", "min_items", "max_items")
-    }
-    for low, high in (("min_length", "max_length"), ("min_items", "max_items")):
-        lo, hi = counts[low], counts[high]
-        if lo is not None and hi is not None and lo > hi:
-            ctx.add(path, f"{low} {lo} is greater than {high} {hi}")
     return FieldSpec(
         name=name,
         type=ftype,
@@ -776,7 +777,12 @@ def _cross_check(agreements: Sequence[tuple[Agreement, Sequence[int]]]) -> list[
     seen_codes: dict[str, str] = {}
     seen_names: dict[str, str] = {}
     seen_prefix: dict[str, str] = {}
-    kinds = {k.id: k for a, _ in agreements for k in a.kinds}
+    kinds: dict[str, Kind] = {}
+    for a, _ in agreements:
+        if a.id not in seen_ids:  # a duplicate agreement's kinds do not shadow the first's
+            kinds.update((k.id, k) for k in a.kinds)
+            seen_ids[a.id] = a.path
+    seen_ids.clear()
     for a, indices in agreements:
         if a.id and a.id in seen_ids:
             problems.append(
@@ -786,7 +792,8 @@ def _cross_check(agreements: Sequence[tuple[Agreement, Sequence[int]]]) -> list[
                     f"duplicate agreement id {a.id!r}, already defined in {seen_ids[a.id]}",
                 )
             )
-        seen_ids.setdefault(a.id, a.path)
+            continue  # its rules would be checked against the other agreement's kinds
+        seen_ids[a.id] = a.path
         if a.code_prefix and a.code_prefix in seen_prefix and seen_prefix[a.code_prefix] != a.path:
             problems.append(
                 Problem(
