@@ -263,6 +263,18 @@ def hostile(f: Finding) -> Finding:
     )  # fmt: skip
 
 
+def broken_chain() -> Finding:
+    """INT001, one of the audit's own checks: no treaty citation, no verification level."""
+    return Finding(
+        code="INT001", name="log_chain_broken", outcome=Outcome.VIOLATION, agreement="integrity",
+        article="nrrc-log/1 format (nrrc.msglog)", citation_url="", verified="", status="",
+        title="Log records deleted, inserted, reordered or edited",
+        explanation="RU.log:17: record n=15 is missing before this line (found n=16)",
+        parties=("RU",), evidence=(Evidence("logs/ru.jsonl", 17, None, "record"),),
+        fingerprint=fingerprint("INT001", "logs/ru.jsonl", "17"),
+    )  # fmt: skip
+
+
 # ---------------------------------------------------------------- JUnit XML
 
 
@@ -336,6 +348,14 @@ def test_junit_escapes_markup_and_drops_control_characters() -> None:
     failure = ET.fromstring(text.encode()).find(".//failure")
     assert failure is not None
     assert failure.get("message", "").startswith('<script>alert("x")</script> & ]]>')
+
+
+def test_junit_reports_the_audits_own_checks_without_a_citation_url() -> None:
+    """An integrity finding is a failure in suite 'integrity', citing its format, no '<>'."""
+    root = junit(with_finding(broken_chain()))
+    failure = root.find(".//testsuite[@name='integrity']/testcase/failure")
+    assert failure is not None
+    assert "Citation: integrity nrrc-log/1 format (nrrc.msglog)\n" in (failure.text or "")
 
 
 def test_junit_of_a_clean_audit_is_an_empty_valid_document() -> None:
@@ -449,6 +469,14 @@ def test_sarif_turns_awkward_paths_into_uri_references(
         "my%20logs/ru%3A1.jsonl",
     ]
     assert list(sarif_validator.iter_errors(doc)) == []
+
+
+def test_sarif_reports_the_audits_own_checks(sarif_validator: jsonschema.Draft7Validator) -> None:
+    """INT001 without a citation URL: a valid rule without helpUri and an error result."""
+    doc = sarif(with_finding(broken_chain()))
+    assert list(sarif_validator.iter_errors(doc)) == []
+    rule = next(r for r in doc["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "INT001")
+    assert "helpUri" not in rule and doc["runs"][0]["results"][0]["level"] == "error"
 
 
 def test_sarif_does_not_link_non_web_citations() -> None:
@@ -665,6 +693,15 @@ def test_html_escapes_every_text_and_refuses_non_web_links() -> None:
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "javascript:" not in [u for _, _, u in parsed.urls]
     assert "\x00" not in text and "\x1b" not in text and "\ud800" not in text
+
+
+def test_html_shows_the_audits_own_checks_without_badge_or_link() -> None:
+    """INT001 cites its format as text, with no verification badge and no link."""
+    text, _ = page(with_finding(broken_chain()))
+    row = text[text.index('<tr class="o-violation"') :]
+    row = row[: row.index("</tr>")]
+    assert "integrity nrrc-log/1 format (nrrc.msglog)" in row
+    assert "<a " not in row and 'class="badge v-' not in row
 
 
 def test_html_clips_outliers_at_the_edge() -> None:

@@ -219,6 +219,8 @@ def _outcome_badge(outcome: str) -> str:
 
 
 def _verified_badge(verified: str, status: str) -> str:
+    if not verified and not status:
+        return ""  # the audit's own checks (integrity, reconciliation) cite no treaty text
     text = f"{verified} · {status}" if status else verified
     return f'<span class="badge v-{esc(verified or "unknown")}">{esc(text or "unknown")}</span>'
 

@@ -165,10 +165,11 @@ def _finding_text(f: Finding) -> str:
             side = "outside" if f.margin_seconds < 0 else "inside"
             line += f"; {side} the bound by {_span(abs(f.margin_seconds))}"
         lines.append(line)
-    lines.append(
-        f"Citation: {f.agreement} {f.article} <{f.citation_url}> "
-        f"(verification: {f.verified}, status {f.status})"
-    )
+    cite = " ".join(p for p in (f.agreement, f.article) if p)
+    if f.citation_url:
+        cite += f" <{f.citation_url}>"
+    checks = ", ".join(p for p in (f.verified, f.status and f"status {f.status}") if p)
+    lines.append(f"Citation: {cite}" + (f" (verification: {checks})" if checks else ""))
     if f.message_ids:
         lines.append("Messages: " + ", ".join(f.message_ids))
     if f.evidence:
