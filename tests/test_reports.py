@@ -335,6 +335,17 @@ def test_junit_rule_nothing_exercised_is_skipped() -> None:
     assert case is not None and case.find("skipped") is not None
 
 
+def test_junit_cites_rules_without_findings_from_the_catalogue(cat: Catalogue) -> None:
+    """BML003 has no finding: with the catalogue its case still names article and URL."""
+    root = ET.fromstring(report_junit.render(sample_result(), catalogue=cat).encode())
+    case = root.find(".//testcase[@name='BML003 bmlna_launch_notified']")
+    assert case is not None
+    props = {p.get("name"): p.get("value") for p in case.iter("property")}
+    rule = cat.rule("BML003")
+    assert rule is not None
+    assert (props["article"], props["citation"]) == (rule.citation.article, rule.citation.url)
+
+
 def test_junit_totals_add_up() -> None:
     """The root counts 5 rules, 2 failing (BML001, CFE006) and 1 skipped."""
     root = junit(sample_result())

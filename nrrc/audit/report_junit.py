@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from nrrc.audit.findings import AuditResult, Finding, Outcome, RuleSummary
+from nrrc.catalogue import Catalogue
 from nrrc.timeutil import format_delta, format_instant
 
 __all__ = ["render"]
@@ -31,11 +32,12 @@ def clean(text: object) -> str:
     return _NOT_XML.sub("", str(text))
 
 
-def render(result: AuditResult) -> str:
+def render(result: AuditResult, *, catalogue: Catalogue | None = None) -> str:
     """The audit as a JUnit XML document (UTF-8 declaration, indented).
 
     Args:
         result: what the audit produced.
+        catalogue: the catalogue the audit used, to cite rules that have no findings.
 
     Returns:
         The XML text, ending in a newline.
@@ -52,7 +54,7 @@ def render(result: AuditResult) -> str:
     root = ET.Element("testsuites", name="nrrc audit")
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     for agreement in sorted(suites):
-        suite = _suite(result, agreement, suites[agreement], summaries, by_code)
+        suite = _suite(result, agreement, suites[agreement], summaries, by_code, catalogue)
         root.append(suite)
         for key in totals:
             totals[key] += int(suite.get(key, "0"))
@@ -71,6 +73,7 @@ def _suite(
     codes: list[str],
     summaries: dict[str, RuleSummary],
     by_code: dict[str, list[Finding]],
+    catalogue: Catalogue | None,
 ) -> ET.Element:
     suite = ET.Element("testsuite", name=clean(agreement))
     props = ET.SubElement(suite, "properties")
@@ -83,7 +86,9 @@ def _suite(
         _property(props, "period_end", format_instant(result.period_end))
     failures = skipped = 0
     for code in codes:
-        case = _testcase(agreement, code, summaries.get(code), by_code.get(code, []))
+        rule = catalogue.rule(code) if catalogue is not None else None
+        cite = (rule.title, rule.citation.article, rule.citation.url, rule.status) if rule else None
+        case = _testcase(agreement, code, summaries.get(code), by_code.get(code, []), cite)
         suite.append(case)
         failures += case.find("failure") is not None
         skipped += case.find("skipped") is not None
@@ -96,7 +101,11 @@ def _suite(
 
 
 def _testcase(
-    agreement: str, code: str, summary: RuleSummary | None, findings: list[Finding]
+    agreement: str,
+    code: str,
+    summary: RuleSummary | None,
+    findings: list[Finding],
+    cite: tuple[str, str, str, str] | None,
 ) -> ET.Element:
     name = summary.name if summary else findings[0].name
     case = ET.Element(
@@ -106,10 +115,11 @@ def _testcase(
     violations = [f for f in findings if f.outcome is Outcome.VIOLATION]
     others = [f for f in findings if f.outcome is not Outcome.VIOLATION]
     if findings:
-        _property(props, "title", findings[0].title)
-        _property(props, "article", findings[0].article)
-        _property(props, "citation", findings[0].citation_url)
-        _property(props, "status", findings[0].status)
+        first = findings[0]
+        cite = (first.title, first.article, first.citation_url, first.status)
+    if cite is not None:
+        for name, text in zip(("title", "article", "citation", "status"), cite, strict=True):
+            _property(props, name, text)
     _property(props, "verified", summary.verified if summary else findings[0].verified)
     counts = _counts(summary, findings)
     for key, value in counts.items():
