@@ -1,19 +1,23 @@
-"""A centre's durable delivery state: outbox, idempotent inbox and a little key/value state.
+"""A live node's durable delivery state: outbox, idempotent inbox, and the centre's state.
 
-One SQLite file per centre, in WAL mode with ``synchronous=FULL``: every committed transaction
-has been forced to disk before :meth:`Store.transaction` returns, so a node killed at any
-instant restarts with everything it had acknowledged.
+One SQLite file per centre, in WAL mode with ``synchronous=FULL``: a transaction has been forced
+to disk when :meth:`Store.transaction` returns, so a node killed at any instant (SIGKILL, power
+loss) restarts with everything it had committed.
 
-* **Outbox** — every envelope the centre sent, kept until every recipient has acknowledged it
-  with a signed application acknowledgement (MQTT's own PUBACK only proves the broker took it:
-  a publish refused by an ACL looks the same under MQTT 3.1.1). Unacknowledged entries are
-  published again after a reconnect or a timeout.
-* **Inbox** — every accepted envelope keyed on ``(sender, message id)``: a second copy (a broker
-  redelivery, a resend after a lost acknowledgement, or a replay) is recognised and never
-  applied twice. ``processed`` says whether the centre has consumed it; after a crash the
-  unprocessed entries are handed to the centre again.
-* **State** — small named blobs (e.g. the centre's counters), written in the same
-  transactions as the messages they depend on.
+* **Inbox** — every envelope the broker delivered, keyed on ``(sender, message id)`` (the sender
+  is the topic's, which the broker's ACL binds to credentials). The MQTT-level acknowledgement
+  is sent only once the envelope is here (DESIGN.md, pitfall 1). A second copy (a broker
+  redelivery, a resend after a lost acknowledgement, a replay) is never stored twice; whether it
+  is applied is the centre's decision (it re-acknowledges identical copies and refuses the
+  rest). ``processed`` turns true in the same transaction as the centre state that consumed it,
+  so after a crash the unprocessed entries are handed to the centre again.
+* **Outbox** — every transmission the centre decided on, written in the same transaction as the
+  state that decided it, and published to the broker from here. An entry is done when the
+  broker has acknowledged it (MQTT PUBACK). Proof of *delivery* is the recipient's signed
+  acknowledgement, which the centre tracks and retransmits for (a publish refused by an ACL
+  looks successful under MQTT 3.1.1).
+* **State** — named blobs: the centre's snapshot and the journal of log records the last step
+  produced (so that a crash between the commit and the message-log append loses nothing).
 
 Instants are stored as ISO 8601 text in UTC; the store never reads the clock.
 """
@@ -25,115 +29,121 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 
 from nrrc.errors import NrrcError
 from nrrc.timeutil import to_utc
 
-__all__ = ["InboxEntry", "OutboxEntry", "Store", "StoreError"]
+__all__ = ["Accepted", "InboxEntry", "OutboxEntry", "Store", "StoreError"]
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    position     INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id   TEXT NOT NULL UNIQUE,
-    recipient    TEXT NOT NULL,
-    topic        TEXT NOT NULL,
-    kind         TEXT NOT NULL,
-    envelope     BLOB NOT NULL,
-    created_at   TEXT NOT NULL,
-    attempts     INTEGER NOT NULL DEFAULT 0,
-    last_sent_at TEXT,
-    awaiting     TEXT NOT NULL,
-    done_at      TEXT,
-    logged       INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_open ON outbox (done_at, position);
 CREATE TABLE IF NOT EXISTS inbox (
     sender      TEXT NOT NULL,
     message_id  TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    received_at TEXT NOT NULL,
+    channel     TEXT NOT NULL,
     envelope    BLOB NOT NULL,
+    received_at TEXT NOT NULL,
     processed   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sender, message_id)
 );
-CREATE INDEX IF NOT EXISTS inbox_open ON inbox (processed, received_at);
+CREATE INDEX IF NOT EXISTS inbox_open ON inbox (processed);
+CREATE TABLE IF NOT EXISTS outbox (
+    position     INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id   TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    recipient    TEXT NOT NULL,
+    topic        TEXT NOT NULL,
+    envelope     BLOB NOT NULL,
+    attempt      INTEGER NOT NULL,
+    queued_at    TEXT NOT NULL,
+    published_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox (published_at, position);
 CREATE TABLE IF NOT EXISTS state (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 );
 """
 
+_SYNC_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
 
 class StoreError(NrrcError):
     """The store file cannot be opened or written."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    """An envelope sent and not yet acknowledged by everyone it was sent to.
+class Accepted(Enum):
+    """What :meth:`Store.accept` did with an envelope."""
 
-    Attributes:
-        message_id: the statement's id.
-        recipient: a centre id or a regime id.
-        topic: the MQTT topic it is published on.
-        kind: the statement's kind.
-        envelope: the exact envelope bytes.
-        created_at: when the centre sent it (the centre's time).
-        attempts: how many times it was handed to the broker.
-        last_sent_at: when it was last handed to the broker (None: never).
-        awaiting: centres whose acknowledgement is still missing.
-        logged: whether its ``sent`` record is in the message log.
-    """
-
-    message_id: str
-    recipient: str
-    topic: str
-    kind: str
-    envelope: bytes
-    created_at: datetime
-    attempts: int
-    last_sent_at: datetime | None
-    awaiting: frozenset[str]
-    logged: bool
+    NEW = "new"
+    """First copy: stored, to be handed to the centre (durably, until processed)."""
+    QUEUED = "queued"
+    """An identical copy of an entry not processed yet: already waiting, drop this one."""
+    SEEN = "seen"
+    """Same key as a processed entry, or different bytes: hand it to the centre, which
+    re-acknowledges an identical copy or refuses it as a replay; not stored."""
 
 
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
-    """An accepted envelope.
+    """An envelope received from the broker.
 
     Attributes:
-        sender: the sending centre.
-        message_id: the statement's id.
-        kind: the statement's kind.
-        received_at: when this centre received it (its own time).
-        envelope: the exact envelope bytes.
+        sender: the topic's sender (vouched for by the broker's ACL).
+        message_id: the statement id it claims (or ``sha256:<hex>`` when unreadable).
+        channel: the centre or regime it was published to.
+        envelope: the exact bytes.
+        received_at: when it arrived (the node's simulated time).
         processed: whether the centre has consumed it.
     """
 
     sender: str
     message_id: str
-    kind: str
-    received_at: datetime
+    channel: str
     envelope: bytes
+    received_at: datetime
     processed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A transmission waiting for (or given) the broker's acknowledgement.
+
+    Attributes:
+        position: order of queueing (publishing follows it).
+        message_id: the statement's id.
+        kind: the statement's kind.
+        recipient: a centre id or a regime id.
+        topic: the MQTT topic.
+        envelope: the exact bytes.
+        attempt: the centre's transmission number (1 first, 2 and up retransmissions).
+        queued_at: when the centre decided to send it.
+        published_at: when the broker acknowledged it (None: not yet).
+    """
+
+    position: int
+    message_id: str
+    kind: str
+    recipient: str
+    topic: str
+    envelope: bytes
+    attempt: int
+    queued_at: datetime
+    published_at: datetime | None
 
 
 def _iso(at: datetime) -> str:
     return to_utc(at).isoformat()
 
 
-def _instant(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
 class Store:
-    """The durable outbox, inbox and state of one centre.
+    """The durable inbox, outbox and state of one centre.
 
     Args:
         path: the SQLite file (created with its directory when missing).
-        synchronous: SQLite's ``synchronous`` level; ``FULL`` (the default) forces each commit
-            to disk. ``OFF`` is only for benchmarks that measure the cost of durability.
+        synchronous: SQLite's ``synchronous`` level. ``FULL`` (the default) forces each commit
+            to disk; ``OFF`` exists only for benchmarks that price durability.
 
     Raises:
         StoreError: the file cannot be opened or is not a store.
@@ -141,9 +151,9 @@ class Store:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        if synchronous not in {"FULL", "NORMAL", "OFF", "EXTRA"}:
+        if synchronous not in _SYNC_LEVELS:
             raise StoreError(
-                f"synchronous: expected FULL, NORMAL, OFF or EXTRA, found {synchronous!r}"
+                f"synchronous: expected one of {', '.join(_SYNC_LEVELS)}, found {synchronous!r}"
             )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,10 +190,66 @@ class Store:
                 raise StoreError(f"{self.path}: cannot commit: {exc}") from exc
 
     def close(self) -> None:
-        """Checkpoint the WAL and close the file."""
+        """Checkpoint the WAL into the database file and close it."""
         with suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
+
+    # -- inbox ----------------------------------------------------------------------------
+
+    def accept(
+        self,
+        *,
+        sender: str,
+        message_id: str,
+        channel: str,
+        envelope: bytes,
+        received_at: datetime,
+    ) -> Accepted:
+        """Record an envelope from the broker (see :class:`Accepted` for the outcomes)."""
+        with self.transaction():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO inbox (sender, message_id, channel, envelope, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (sender, message_id, channel, envelope, _iso(received_at)),
+            )
+            if cur.rowcount == 1:
+                return Accepted.NEW
+            row = self._db.execute(
+                "SELECT envelope, processed FROM inbox WHERE sender = ? AND message_id = ?",
+                (sender, message_id),
+            ).fetchone()
+        if not row[1] and bytes(row[0]) == envelope:
+            return Accepted.QUEUED
+        return Accepted.SEEN
+
+    def inbox_entry(self, sender: str, message_id: str) -> InboxEntry | None:
+        """The inbox entry of ``(sender, message_id)``, or None."""
+        row = self._db.execute(
+            "SELECT sender, message_id, channel, envelope, received_at, processed FROM inbox "
+            "WHERE sender = ? AND message_id = ?",
+            (sender, message_id),
+        ).fetchone()
+        return None if row is None else _inbox_entry(row)
+
+    def unprocessed(self) -> list[InboxEntry]:
+        """Envelopes the centre has not consumed yet, in order of arrival."""
+        rows = self._db.execute(
+            "SELECT sender, message_id, channel, envelope, received_at, processed FROM inbox "
+            "WHERE processed = 0 ORDER BY rowid"
+        )
+        return [_inbox_entry(row) for row in rows]
+
+    def mark_processed(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Record that the centre consumed these ``(sender, message_id)`` entries."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE inbox SET processed = 1 WHERE sender = ? AND message_id = ?", list(keys)
+            )
+
+    def inbox_count(self) -> int:
+        """Number of envelopes in the inbox."""
+        return int(self._db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
     # -- outbox ---------------------------------------------------------------------------
 
@@ -191,164 +257,45 @@ class Store:
         self,
         *,
         message_id: str,
+        kind: str,
         recipient: str,
         topic: str,
-        kind: str,
         envelope: bytes,
-        created_at: datetime,
-        awaiting: Iterable[str],
-    ) -> bool:
-        """Put a sent envelope in the outbox; False when it was already there."""
-        waiting = " ".join(sorted(set(awaiting)))
+        attempt: int,
+        queued_at: datetime,
+    ) -> int:
+        """Queue a transmission; returns its position."""
         with self.transaction():
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO outbox (message_id, recipient, topic, kind, envelope, "
-                "created_at, awaiting, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    recipient,
-                    topic,
-                    kind,
-                    envelope,
-                    _iso(created_at),
-                    waiting,
-                    None if waiting else _iso(created_at),
-                ),
+                "INSERT INTO outbox (message_id, kind, recipient, topic, envelope, attempt, "
+                "queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (message_id, kind, recipient, topic, envelope, attempt, _iso(queued_at)),
             )
-        return cur.rowcount == 1
+        return int(cur.lastrowid or 0)
 
-    def pending(self, limit: int | None = None) -> list[OutboxEntry]:
-        """Entries still awaiting an acknowledgement, oldest first."""
-        sql = "SELECT * FROM outbox WHERE done_at IS NULL ORDER BY position"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [self._outbox_entry(row) for row in self._db.execute(sql)]
+    def unpublished(self, limit: int = 1000, after: int = 0) -> list[OutboxEntry]:
+        """Transmissions the broker has not acknowledged, in order, from ``after`` on."""
+        rows = self._db.execute(
+            "SELECT * FROM outbox WHERE published_at IS NULL AND position > ? "
+            "ORDER BY position LIMIT ?",
+            (after, int(limit)),
+        )
+        return [_outbox_entry(row) for row in rows]
 
-    def outbox_entry(self, message_id: str) -> OutboxEntry | None:
-        """The outbox entry of ``message_id`` (acknowledged or not), or None."""
-        row = self._db.execute(
-            "SELECT * FROM outbox WHERE message_id = ?", (message_id,)
-        ).fetchone()
-        return None if row is None else self._outbox_entry(row)
-
-    def mark_published(self, message_ids: Iterable[str], at: datetime) -> None:
-        """Record that these entries were handed to the broker (again) at ``at``."""
+    def mark_published(self, positions: Iterable[int], at: datetime) -> None:
+        """Record the broker's acknowledgement of these transmissions."""
         with self.transaction():
             self._db.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_sent_at = ? WHERE message_id = ?",
-                [(_iso(at), m) for m in message_ids],
+                "UPDATE outbox SET published_at = ? WHERE position = ?",
+                [(_iso(at), p) for p in positions],
             )
-
-    def mark_logged(self, message_id: str) -> None:
-        """Record that the ``sent`` record of ``message_id`` is in the message log."""
-        with self.transaction():
-            self._db.execute("UPDATE outbox SET logged = 1 WHERE message_id = ?", (message_id,))
-
-    def acknowledged(self, message_id: str, by: str, at: datetime) -> bool | None:
-        """Record ``by``'s acknowledgement of ``message_id``.
-
-        Returns:
-            None when the message is not in the outbox (or ``by`` was not awaited), False when
-            other acknowledgements are still missing, True when this was the last one.
-        """
-        with self.transaction():
-            row = self._db.execute(
-                "SELECT awaiting, done_at FROM outbox WHERE message_id = ?", (message_id,)
-            ).fetchone()
-            if row is None:
-                return None
-            waiting = set(row[0].split())
-            if by not in waiting:
-                return None
-            waiting.discard(by)
-            done = None if waiting else _iso(at)
-            self._db.execute(
-                "UPDATE outbox SET awaiting = ?, done_at = ? WHERE message_id = ?",
-                (" ".join(sorted(waiting)), done, message_id),
-            )
-        return not waiting
-
-    def unlogged_sent(self) -> list[OutboxEntry]:
-        """Outbox entries whose ``sent`` record may be missing from the log (after a crash)."""
-        rows = self._db.execute("SELECT * FROM outbox WHERE logged = 0 ORDER BY position")
-        return [self._outbox_entry(row) for row in rows]
 
     def outbox_counts(self) -> tuple[int, int]:
-        """``(pending, acknowledged)`` entry counts."""
+        """``(waiting for the broker, published)`` transmission counts."""
         row = self._db.execute(
-            "SELECT SUM(done_at IS NULL), SUM(done_at IS NOT NULL) FROM outbox"
+            "SELECT SUM(published_at IS NULL), SUM(published_at IS NOT NULL) FROM outbox"
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
-
-    @staticmethod
-    def _outbox_entry(row: tuple[object, ...]) -> OutboxEntry:
-        (_, mid, recipient, topic, kind, envelope, created, attempts, last, waiting, _, logged) = (
-            row
-        )
-        return OutboxEntry(
-            message_id=str(mid),
-            recipient=str(recipient),
-            topic=str(topic),
-            kind=str(kind),
-            envelope=bytes(envelope),  # type: ignore[call-overload]
-            created_at=datetime.fromisoformat(str(created)),
-            attempts=int(attempts),  # type: ignore[call-overload]
-            last_sent_at=_instant(last),  # type: ignore[arg-type]
-            awaiting=frozenset(str(waiting).split()),
-            logged=bool(logged),
-        )
-
-    # -- inbox ----------------------------------------------------------------------------
-
-    def accept(
-        self, *, sender: str, message_id: str, kind: str, envelope: bytes, received_at: datetime
-    ) -> bool:
-        """Record an accepted envelope; False when ``(sender, message_id)`` was already there."""
-        with self.transaction():
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO inbox (sender, message_id, kind, received_at, envelope) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (sender, message_id, kind, _iso(received_at), envelope),
-            )
-        return cur.rowcount == 1
-
-    def inbox_entry(self, sender: str, message_id: str) -> InboxEntry | None:
-        """The inbox entry of ``(sender, message_id)``, or None."""
-        row = self._db.execute(
-            "SELECT * FROM inbox WHERE sender = ? AND message_id = ?", (sender, message_id)
-        ).fetchone()
-        return None if row is None else self._inbox_entry(row)
-
-    def unprocessed(self) -> list[InboxEntry]:
-        """Accepted envelopes the centre has not consumed yet, in order of receipt."""
-        rows = self._db.execute(
-            "SELECT * FROM inbox WHERE processed = 0 ORDER BY received_at, rowid"
-        )
-        return [self._inbox_entry(row) for row in rows]
-
-    def mark_processed(self, sender: str, message_id: str) -> None:
-        """Record that the centre consumed ``(sender, message_id)``."""
-        with self.transaction():
-            self._db.execute(
-                "UPDATE inbox SET processed = 1 WHERE sender = ? AND message_id = ?",
-                (sender, message_id),
-            )
-
-    def inbox_count(self) -> int:
-        """Number of accepted envelopes."""
-        return int(self._db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
-
-    @staticmethod
-    def _inbox_entry(row: tuple[object, ...]) -> InboxEntry:
-        sender, mid, kind, received, envelope, processed = row
-        return InboxEntry(
-            sender=str(sender),
-            message_id=str(mid),
-            kind=str(kind),
-            received_at=datetime.fromisoformat(str(received)),
-            envelope=bytes(envelope),  # type: ignore[call-overload]
-            processed=bool(processed),
-        )
 
     # -- state ----------------------------------------------------------------------------
 
@@ -365,3 +312,30 @@ class Store:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _inbox_entry(row: tuple[object, ...]) -> InboxEntry:
+    sender, mid, channel, envelope, received, processed = row
+    return InboxEntry(
+        sender=str(sender),
+        message_id=str(mid),
+        channel=str(channel),
+        envelope=bytes(envelope),  # type: ignore[call-overload]
+        received_at=datetime.fromisoformat(str(received)),
+        processed=bool(processed),
+    )
+
+
+def _outbox_entry(row: tuple[object, ...]) -> OutboxEntry:
+    position, mid, kind, recipient, topic, envelope, attempt, queued, published = row
+    return OutboxEntry(
+        position=int(position),  # type: ignore[call-overload]
+        message_id=str(mid),
+        kind=str(kind),
+        recipient=str(recipient),
+        topic=str(topic),
+        envelope=bytes(envelope),  # type: ignore[call-overload]
+        attempt=int(attempt),  # type: ignore[call-overload]
+        queued_at=datetime.fromisoformat(str(queued)),
+        published_at=None if published is None else datetime.fromisoformat(str(published)),
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from mqtt_support import (
+    Mosquitto,
     current_user,
     free_port,
     free_port_block,
@@ -324,3 +326,32 @@ def test_generated_configs_hold_no_secrets(tmp_path: Path) -> None:
         text = conf.read_text()
         assert not any(s in text for s in secrets), conf
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in layout.passwords.values())
+
+
+def test_mosquitto_sessions_survive_a_broker_killed_after_autosave(tmp_path: Path) -> None:
+    """With a writable persistence dir and a short autosave, a SIGKILLed broker keeps sessions."""
+    require_mosquitto()
+    layout, port, _, _ = _layout(tmp_path)
+    broker = Mosquitto(layout.single_conf, port, tmp_path / "mosquitto.log")
+    try:
+        broker.start()
+
+        async def subscribe() -> None:
+            async with _client(port, layout, "US", clean_session=False) as us:
+                await us.subscribe("nrrc/v1/link/+/US", qos=1)
+
+        _run(subscribe())
+        time.sleep(2.2)  # autosave_interval is 1 s
+        broker.kill()
+        broker.start()
+
+        async def deliver() -> None:
+            async with _client(port, layout, "RU") as ru:
+                await ru.publish("nrrc/v1/link/RU/US", b"after the crash", qos=1)
+            async with _client(port, layout, "US", clean_session=False) as us:
+                got = await _collect(us, 1.0)
+            assert got == [("nrrc/v1/link/RU/US", b"after the crash")]
+
+        _run(deliver())
+    finally:
+        broker.stop()

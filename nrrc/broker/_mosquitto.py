@@ -316,8 +316,9 @@ def write_mosquitto_configs(
         membership: the centres and their regimes.
         now: start of the certificates' validity.
         config_root: ``directory`` as the broker will see it (default: its absolute path).
-        data_root: where the brokers keep their persistence files (default:
-            ``<config_root>/data``); each set-up uses its own subdirectory.
+        data_root: where the brokers keep their persistence files, each set-up in its own
+            subdirectory that must exist and be writable by the broker's user (default:
+            ``<config_root>/data``, created here).
         bind: listener address ('' for all interfaces, e.g. in a container).
         port: port of the single broker; ``tls_port`` of the TLS one.
         federated_hosts: host of each centre's broker in the federation (default: ``bind``
@@ -335,6 +336,11 @@ def write_mosquitto_configs(
     centres = membership.centres
     for sub in ("single", "tls", "federated"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    if data_root is None:
+        # Mosquitto does not create its persistence directory and, without it, silently
+        # keeps nothing across a restart (it only logs an error at each autosave).
+        for sub in ["single", "tls", *(f"federated-{c}" for c in centres)]:
+            (out / "data" / sub).mkdir(parents=True, exist_ok=True)
     acl = out / "single" / "acl"
     acl.write_text(acl_text(membership))
     acl_path = f"{root}/single/acl"
