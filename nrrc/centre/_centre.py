@@ -621,7 +621,9 @@ def _plan_data(plan: Plan) -> dict[str, Any]:
         "activity": plan.activity,
         "agreement": plan.agreement,
         "first_late": plan.first_late,
+        "deadlines": dict(plan.deadlines),
         "window_codes": list(plan.window_codes),
+        "in_reply_to": plan.in_reply_to.id if plan.in_reply_to else None,
         "profile_late": plan.late,
         "send_at": plan.send_at,
     }

@@ -39,11 +39,14 @@ class Delivery:
             that a broker ACL binds to credentials, or the far end of an in-memory link); None
             when the transport cannot tell. A mismatch with the signed sender is refused.
         channel: the centre or regime id the envelope was published to (informational).
+        handle: the transport's own token for this delivery (e.g. an MQTT message to
+            acknowledge once the log record is durable); the centre ignores it.
     """
 
     envelope: bytes
     origin: str | None = None
     channel: str | None = None
+    handle: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

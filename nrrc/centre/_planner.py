@@ -170,6 +170,7 @@ class Planner:
                             send_at=_ms(max(at, now)),
                             first_late=first_late,
                             codes=[r.code for r, _ in deadlines],
+                            deadlines={r.code: at for r, at in deadlines},
                             window_codes=sorted(r.code for r in windows),
                             activity=activity.id,
                             late=late is not None,
@@ -254,6 +255,7 @@ class Planner:
                 send_at=_ms(send_at),
                 first_late=first_late,
                 codes=[r.code for r in rules],
+                deadlines={r.code: self.book.response_first_late(r, now) for r in rules if r.bound},
                 in_reply_to=ref,
                 late=late is not None,
             ),
@@ -314,6 +316,7 @@ class Planner:
                             send_at=_ms(max(at, now)),
                             first_late=first_late,
                             codes=codes,
+                            deadlines={codes[0]: first_late} if first_late else {},
                             late=late is not None,
                         )
                     )

@@ -33,6 +33,7 @@ class Plan(msgspec.Struct, kw_only=True):
     send_at: datetime
     first_late: datetime | None = None
     codes: list[str] = msgspec.field(default_factory=list)
+    deadlines: dict[str, datetime] = msgspec.field(default_factory=dict)
     window_codes: list[str] = msgspec.field(default_factory=list)
     activity: str | None = None
     in_reply_to: ReplyRef | None = None

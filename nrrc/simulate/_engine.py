@@ -1,0 +1,459 @@
+"""One simulated run: every centre of a scenario over the in-memory network, in virtual time.
+
+A single event queue orders everything by true (simulated) time: deliveries, centres' timers,
+activities becoming known, hostile injections, restarts. Each centre sees its own clock (true
+time plus its skew), exactly as a live node would. Nothing here sleeps or reads the system clock,
+and all randomness flows from the run's seed, so the same seed gives byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import heapq
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from nrrc.catalogue import Catalogue
+from nrrc.centre import (
+    Centre,
+    Delivery,
+    PlannedActivity,
+    RuleBook,
+    Step,
+)
+from nrrc.envelope import compose
+from nrrc.keys import Keyring, Signer, load_private_key
+from nrrc.messages import MessageTypes, Point
+from nrrc.msglog import FsyncPolicy, LogWriter
+from nrrc.observed import Activity, Fault, ObservedWriter
+from nrrc.scenario import Injection, Scenario
+from nrrc.simulate._ledger import Ledger, RunMetrics
+from nrrc.transport.memory import MemoryNetwork
+
+__all__ = ["RunResult", "run_scenario", "scenario_keys"]
+
+SUMMARY_FORMAT = "nrrc-simulation/1"
+_KEYS_FROM = timedelta(days=30)
+_EXPECT = {
+    "forged": ("forged-envelope", "unknown-key"),
+    "tampered": ("tampered-envelope", "bad-signature"),
+    "replayed": ("replayed-envelope", "replayed"),
+    "misaddressed": ("misaddressed-envelope", "misaddressed"),
+}
+
+
+@dataclass
+class RunResult:
+    """What one run produced."""
+
+    scenario: str
+    seed: int
+    metrics: RunMetrics
+    summary: dict[str, Any]
+    faults: list[Fault] = field(default_factory=list)
+    out: Path | None = None
+
+
+def _seed_bytes(*parts: object) -> bytes:
+    return hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+
+
+def scenario_keys(scenario: Scenario, seed: int) -> tuple[dict[str, Signer], Keyring]:
+    """Each centre's key and the keyring: derived from the seed, or read from the scenario's
+    ``keys`` directory and ``keyring`` file."""
+    base = Path(scenario.path).parent
+    if scenario.keys:
+        signers = {
+            c: load_private_key(base / scenario.keys / f"{c}.key", c) for c in scenario.centre_ids
+        }
+    else:
+        signers = {
+            c: Signer.from_seed(c, _seed_bytes("nrrc-sim-key", scenario.id, seed, c))
+            for c in scenario.centre_ids
+        }
+    if scenario.keyring:
+        ring = Keyring.load(base / scenario.keyring)
+    else:
+        ring = Keyring(s.entry(scenario.start - _KEYS_FROM) for s in signers.values())
+    return signers, ring
+
+
+class _Run:
+    """The mutable state of one run."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        types: MessageTypes,
+        book: RuleBook,
+        out: Path | None,
+        fsync: FsyncPolicy,
+    ) -> None:
+        self.s = scenario
+        self.seed = seed
+        self.types = types
+        self.book = book
+        self.out = out
+        self.signers, self.keyring = scenario_keys(scenario, seed)
+        self.skew = {c.id: c.clock_skew for c in scenario.centres}
+        self.centres: dict[str, Centre] = {}
+        for cid in scenario.centre_ids:
+            self.centres[cid] = Centre(
+                scenario.config(cid),
+                signer=self.signers[cid],
+                keyring=self.keyring,
+                types=types,
+                rng=random.Random(f"{seed}/centre/{cid}"),
+                book=book,
+            )
+        self.network = MemoryNetwork(
+            regimes=scenario.regimes(),
+            central_contacts=scenario.central_contacts(),
+            faults=scenario.faults,
+            rng=random.Random(f"{seed}/network"),
+        )
+        self.ledger = Ledger(book, scenario.regimes(), scenario.central_contacts(), seed)
+        self.queue: list[tuple[datetime, int, str, Any, Any]] = []
+        self.count = 0
+        self.wake: dict[str, datetime | None] = dict.fromkeys(scenario.centre_ids)
+        self.down: dict[str, datetime] = {}
+        self.held: dict[str, list[Delivery]] = {c: [] for c in scenario.centre_ids}
+        self.captured: dict[str, bytes] = {}
+        self.sent_kinds: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+        self.writers: dict[str, LogWriter] = {}
+        if out is not None:
+            logs = out / "logs"
+            for cid in scenario.centre_ids:
+                path = logs / f"{cid}.log.jsonl"
+                path.unlink(missing_ok=True)
+                self.writers[cid] = LogWriter(
+                    path, self.signers[cid], created=self.local(cid, scenario.start), fsync=fsync
+                )
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def local(self, cid: str, at: datetime) -> datetime:
+        return at + self.skew[cid]
+
+    def push(self, at: datetime, what: str, a: Any = None, b: Any = None) -> None:
+        self.count += 1
+        heapq.heappush(self.queue, (at, self.count, what, a, b))
+
+    def apply(self, cid: str, step: Step, now: datetime) -> None:
+        writer = self.writers.get(cid)
+        for record in step.records:
+            if writer is not None:
+                writer.append(
+                    record.direction,
+                    record.at,
+                    record.envelope,
+                    reason=record.reason,
+                    detail=record.detail,
+                )
+            if record.direction == "received":
+                self.captured[cid] = record.envelope
+            elif record.direction == "rejected":
+                self.rejected[record.reason or "?"] += 1
+        for t in step.transmits:
+            if t.attempt == 1:
+                self.sent_kinds[t.kind] += 1
+            for arrival in self.network.route(now, cid, t.to, t.envelope):
+                self.push(arrival.at, "arrive", arrival.recipient, arrival.delivery)
+        observe = self.ledger.observe
+        for event in step.events:
+            self.events[event.name] += 1
+            observe(cid, event)
+        wake = step.wake_at
+        true_wake = wake - self.skew[cid] if wake is not None else None
+        if true_wake != self.wake[cid]:
+            self.wake[cid] = true_wake
+            if true_wake is not None:
+                self.push(max(true_wake, now), "wake", cid)
+
+    # -- the run -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        s = self.s
+        start, end = s.start, s.end
+        for cid, centre in self.centres.items():
+            self.apply(cid, centre.start(self.local(cid, start)), start)
+        for item in s.schedule(random.Random(f"{self.seed}/schedule")):
+            self.push(item.known_at, "know", item.party, item.item)
+            if isinstance(item.item, PlannedActivity) and item.item.at < end:
+                self.ledger.activity(item.party, item.item)
+        self._schedule_injections()
+        for r in s.restarts:
+            self.push(r.at, "down", r.centre, r.at + r.down)
+        queue = self.queue
+        while queue:
+            at, _, what, a, b = heapq.heappop(queue)
+            if at >= end:
+                break
+            if what == "arrive":
+                if a in self.down:
+                    self.held[a].append(b)
+                    continue
+                centre = self.centres[a]
+                self.apply(a, centre.receive(at + self.skew[a], b), at)
+            elif what == "wake":
+                if a in self.down or self.wake[a] != at:
+                    continue
+                self.wake[a] = None
+                self.apply(a, self.centres[a].on_timer(at + self.skew[a]), at)
+            elif what == "know":
+                if a in self.down:
+                    self.push(self.down[a], "know", a, b)
+                    continue
+                centre = self.centres[a]
+                now = at + self.skew[a]
+                step = centre.plan(now, b) if isinstance(b, PlannedActivity) else None
+                self.apply(a, step or centre.plan_message(now, b), at)
+            elif what == "inject":
+                self._inject(at, a, b)
+            elif what == "down":
+                self.down[a] = b
+                self.push(b, "up", a)
+            elif what == "up":
+                self._up(a, at)
+
+    def _up(self, cid: str, at: datetime) -> None:
+        del self.down[cid]
+        old = self.centres[cid]
+        centre = Centre.from_snapshot(
+            old.snapshot(),
+            old.config,
+            signer=old.signer,
+            keyring=self.keyring,
+            types=self.types,
+            rng=old.rng,
+            book=self.book,
+        )
+        self.centres[cid] = centre
+        self.wake[cid] = None
+        self.apply(cid, centre.restart(self.local(cid, at)), at)
+        held, self.held[cid] = self.held[cid], []
+        for delivery in held:
+            self.push(at, "arrive", cid, delivery)
+
+    # -- hostile envelopes ---------------------------------------------------------------
+
+    def _schedule_injections(self) -> None:
+        rng = random.Random(f"{self.seed}/inject")
+        s = self.s
+        span = int((s.duration - timedelta(days=2)).total_seconds())
+        for n, inj in enumerate(s.injections):
+            times = list(inj.at)
+            for _ in range(inj.count if not inj.at else 0):
+                times.append(s.start + timedelta(days=1, seconds=rng.randrange(max(span, 1))))
+            for i, t in enumerate(sorted(times)):
+                self.push(t, "inject", inj, f"{n}-{i}")
+
+    def _partner(self, target: str) -> str:
+        config = self.centres[target].config
+        partners = sorted({p for b in config.own_bindings() for p in b.parties} - {target})
+        others = [c for c in self.s.centre_ids if c != target]
+        return (partners or others or [target])[0]
+
+    def _free_text(self, signer: Signer, to: str, at: datetime, tag: str) -> bytes:
+        opened = compose(
+            self.types,
+            signer,
+            "core.free_text",
+            recipient=to,
+            sent_at=at,
+            epoch=0,
+            seq=1,
+            payload={"subject": "Routine", "text": f"Message {tag}."},
+            rand=random.Random(f"{self.seed}/inject/{tag}"),
+        )
+        return opened.envelope
+
+    def _inject(self, at: datetime, inj: Injection, tag: str) -> None:
+        target = inj.target
+        claimed = self._partner(target)
+        envelope: bytes | None = None
+        if inj.attack == "forged":
+            forger = Signer.from_seed(claimed, _seed_bytes("forger", self.seed, tag))
+            envelope = self._free_text(forger, target, at, tag)
+        elif inj.attack == "tampered":
+            genuine = self._free_text(self.signers[claimed], target, at, tag)
+            outer = json.loads(genuine)
+            statement = base64.b64decode(outer["payload"]).replace(b"Routine", b"Urgent!")
+            outer["payload"] = base64.b64encode(statement).decode()
+            envelope = json.dumps(outer, separators=(",", ":")).encode()
+        elif inj.attack == "replayed":
+            envelope = self.captured.get(target)
+        elif inj.attack == "misaddressed":
+            other = next((c for c in self.s.centre_ids if c not in (target, claimed)), claimed)
+            envelope = self._free_text(self.signers[claimed], other, at, tag)
+        fault_name, reason = _EXPECT[inj.attack]
+        if envelope is None:
+            self.events["injection-skipped"] += 1
+            return
+        self.ledger.fault(
+            Fault(
+                id="",
+                fault=fault_name,
+                party=target,
+                at=self.local(target, at),
+                detail=f"{inj.by} injected a {inj.attack} envelope; expected refusal: {reason}",
+                expect=[],
+            )
+        )
+        self.push(at, "arrive", target, Delivery(envelope, origin=inj.by, channel=target))
+
+    # -- outputs -------------------------------------------------------------------------
+
+    def finish(self) -> RunResult:
+        s = self.s
+        ends = {cid: self.local(cid, s.end) for cid in s.centre_ids}
+        bound: dict[str, set[str]] = {cid: set() for cid in s.centre_ids}
+        for b in s.bindings:
+            if b.active(s.start) or b.active(s.end - timedelta(microseconds=1)):
+                for p in b.parties:
+                    bound[p].add(b.agreement)
+        self.ledger.finish(ends, bound)
+        faults = sorted(
+            self.ledger.faults, key=lambda f: (f.at, f.fault, f.party, f.message_id or "")
+        )
+        faults = [
+            Fault(
+                id=f"f-{i + 1}",
+                fault=f.fault,
+                party=f.party,
+                at=f.at,
+                message_id=f.message_id,
+                detail=f.detail,
+                expect=f.expect,
+            )
+            for i, f in enumerate(faults)
+        ]
+        for cid, writer in self.writers.items():
+            writer.close(ends[cid])
+        if self.out is not None:
+            self._write_observed(faults)
+            self.keyring.save(self.out / "keyring.json")
+        summary = self._summary(faults)
+        if self.out is not None:
+            text = json.dumps(summary, indent=2, sort_keys=False, default=str) + "\n"
+            (self.out / "summary.json").write_text(text, encoding="utf-8")
+        return RunResult(s.id, self.seed, self.ledger.metrics, summary, faults, self.out)
+
+    def _write_observed(self, faults: list[Fault]) -> None:
+        assert self.out is not None
+        writer = ObservedWriter(self.out / "observed.jsonl", created=self.s.start, source=self.s.id)
+        for party, act in sorted(self.ledger.activities, key=lambda pa: (pa[1].at, pa[1].id)):
+            attributes = dict(act.attributes)
+            location = attributes.pop("location", None)
+            point = (
+                Point(lat=float(location["lat"]), lon=float(location["lon"]))
+                if isinstance(location, dict)
+                else None
+            )
+            writer.write(
+                Activity(
+                    id=act.id,
+                    activity=act.activity,
+                    party=party,
+                    at=act.at,
+                    end_at=act.end_at,
+                    location=point,
+                    attributes=attributes,
+                )
+            )
+        for fault in faults:
+            writer.write(fault)
+        writer.close()
+
+    def _summary(self, faults: list[Fault]) -> dict[str, Any]:
+        s = self.s
+        expected = Counter(code for f in faults for code in f.expect)
+        in_force = s.agreements_in_force()
+        suspended = sorted({b.agreement for b in s.bindings} - set(in_force))
+        rules = sorted(
+            r.code for r in self.book.catalogue.active_rules() if r.agreement in in_force
+        )
+        activities = Counter(a.activity for _, a in self.ledger.activities)
+        files: dict[str, Any] = {}
+        if self.out is not None:
+            files = {
+                "logs": {c: f"logs/{c}.log.jsonl" for c in s.centre_ids},
+                "observed": "observed.jsonl",
+                "keyring": "keyring.json",
+            }
+        return {
+            "format": SUMMARY_FORMAT,
+            "scenario": s.id,
+            "title": s.title,
+            "seed": self.seed,
+            "start": s.start.isoformat(),
+            "end": s.end.isoformat(),
+            "centres": len(s.centres),
+            "agreements": in_force,
+            "suspended": suspended,
+            "rules": rules,
+            "files": files,
+            "audit": "nrrc audit --keyring keyring.json --observed observed.jsonl logs/",
+            "messages": {
+                "sent": sum(self.sent_kinds.values()),
+                "by_kind": dict(sorted(self.sent_kinds.items())),
+                "received": self.ledger.metrics.messages_received,
+                "rejected": dict(sorted(self.rejected.items())),
+                "retransmissions": self.ledger.metrics.retransmissions,
+                "undelivered": self.ledger.metrics.undelivered,
+            },
+            "network": {
+                "transmissions": self.network.stats.transmissions,
+                "copies": self.network.stats.copies,
+                "lost": dict(sorted(self.network.stats.lost.items())),
+            },
+            "activities": dict(sorted(activities.items())),
+            "events": dict(sorted(self.events.items())),
+            "faults": dict(sorted(Counter(f.fault for f in faults).items())),
+            "expected_findings": dict(sorted(expected.items())),
+            "metrics": self.ledger.metrics.as_dict(),
+        }
+
+
+def run_scenario(
+    scenario: Scenario,
+    catalogue: Catalogue,
+    *,
+    seed: int | None = None,
+    out: Path | None = None,
+    types: MessageTypes | None = None,
+    book: RuleBook | None = None,
+    fsync: FsyncPolicy = FsyncPolicy.NEVER,
+) -> RunResult:
+    """Run ``scenario`` once and, when ``out`` is given, write its outputs there.
+
+    Outputs: ``logs/<ID>.log.jsonl`` per centre (closed with a signed checkpoint),
+    ``observed.jsonl`` (activities and the faults with the findings they should produce),
+    ``keyring.json`` and ``summary.json``.
+
+    Args:
+        scenario: the loaded scenario.
+        catalogue: the catalogue it was loaded against.
+        seed: overrides the scenario's seed.
+        out: output directory (None: measure only, write nothing).
+        types: statement types (built from ``catalogue`` when omitted).
+        book: indexed rules (built when omitted).
+        fsync: how hard the logs are forced to disk (a simulation need not).
+    """
+    types = types or MessageTypes(catalogue)
+    book = book or RuleBook(catalogue)
+    run = _Run(scenario, scenario.seed if seed is None else seed, types, book, out, fsync)
+    try:
+        run.run()
+    finally:
+        result = run.finish()
+    return result

@@ -1,0 +1,428 @@
+"""The simulator's own record of what happened, and what the audit must therefore find.
+
+The ledger watches every event of every centre (with each centre's own clock, as its log
+records it) and, at the end of the run, works out which rules were broken and why: a notice
+received after its deadline, an activity no notice covered, an acknowledgement or reply that
+came late or never, a message its recipient never received, a clock so wrong that a message was
+received before it was sent. Each becomes an observed-log :class:`~nrrc.observed.Fault` whose
+``expect`` lists the finding codes the audit should report; the audit of the same run is then
+compared with it. The semantics are written here independently of the audit's, on purpose.
+
+It also measures what a Monte Carlo study reports: the share of launches with a late or missing
+notice, times to acknowledgement, retransmissions per notice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from nrrc.catalogue import FieldType, Rule
+from nrrc.centre import ACK_KIND, Event, PlannedActivity, RuleBook
+from nrrc.observed import Fault
+from nrrc.timeutil import format_delta, format_instant, midnight_utc
+
+__all__ = ["SKEW_TOLERANCE", "Ledger", "RunMetrics", "SentFact"]
+
+SKEW_TOLERANCE = timedelta(minutes=5)
+"""The audit's default clock-skew tolerance (``nrrc audit --skew``)."""
+_TICK = timedelta(microseconds=1)
+_SENT_EVENTS = {"notice-sent", "periodic-sent", "reply-sent", "message-sent", "ack-sent"}
+
+
+@dataclass(slots=True)
+class SentFact:
+    """A message a centre sent (logged as ``sent``)."""
+
+    id: str
+    sender: str
+    kind: str
+    to: str
+    sent_at: datetime
+    purpose: str
+    recipients: tuple[str, ...]
+    deadlines: dict[str, datetime] = field(default_factory=dict)
+    activity: str | None = None
+    in_reply_to: str | None = None
+    profile_late: bool = False
+
+
+@dataclass(slots=True)
+class RunMetrics:
+    """What one run measured (the Monte Carlo study aggregates these)."""
+
+    seed: int
+    launches: int = 0
+    launches_late: int = 0
+    launches_missing: int = 0
+    launches_late_or_missing: int = 0
+    notices: int = 0
+    retransmissions: int = 0
+    ack_seconds: list[float] = field(default_factory=list)
+    messages_sent: int = 0
+    messages_received: int = 0
+    rejected: int = 0
+    undelivered: int = 0
+    late_notices: int = 0
+    faults: int = 0
+
+    @property
+    def share_late_or_missing(self) -> float:
+        """Share of launches with at least one late or missing notice (0 when no launch)."""
+        return self.launches_late_or_missing / self.launches if self.launches else 0.0
+
+    @property
+    def retransmissions_per_notice(self) -> float:
+        """Retransmissions per non-acknowledgement message sent."""
+        return self.retransmissions / self.notices if self.notices else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values."""
+        acks = sorted(self.ack_seconds)
+        return {
+            "seed": self.seed,
+            "launches": self.launches,
+            "launches_late": self.launches_late,
+            "launches_missing": self.launches_missing,
+            "launches_late_or_missing": self.launches_late_or_missing,
+            "share_late_or_missing": round(self.share_late_or_missing, 6),
+            "notices": self.notices,
+            "retransmissions": self.retransmissions,
+            "retransmissions_per_notice": round(self.retransmissions_per_notice, 6),
+            "acknowledgements": len(acks),
+            "ack_seconds_median": _quantile(acks, 0.5),
+            "ack_seconds_p95": _quantile(acks, 0.95),
+            "messages_sent": self.messages_sent,
+            "messages_received": self.messages_received,
+            "rejected": self.rejected,
+            "undelivered": self.undelivered,
+            "late_notices": self.late_notices,
+            "faults": self.faults,
+        }
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    i = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
+    return round(values[i], 3)
+
+
+@dataclass(frozen=True, slots=True)
+class _Interval:
+    lo: datetime
+    hi: datetime
+    hi_inclusive: bool
+
+    def covers(self, t: datetime) -> bool:
+        return self.lo <= t and (t <= self.hi if self.hi_inclusive else t < self.hi)
+
+
+def _as_instant(value: date | datetime, *, end: bool) -> tuple[datetime, bool]:
+    """A window bound as an instant; a date end stands for the whole day (exclusive next
+    midnight)."""
+    if isinstance(value, datetime):
+        return value, True
+    if end:
+        return midnight_utc(value + timedelta(days=1)), False
+    return midnight_utc(value), True
+
+
+class Ledger:
+    """Collects the facts of one run and derives expected findings and metrics.
+
+    Args:
+        book: indexed rules of the catalogue.
+        regimes: regime id -> members.
+        central_contacts: regime id -> central contact.
+        seed: the run's seed (for the metrics).
+    """
+
+    def __init__(
+        self,
+        book: RuleBook,
+        regimes: dict[str, tuple[str, ...]],
+        central_contacts: dict[str, str],
+        seed: int,
+    ) -> None:
+        self.book = book
+        self.regimes = regimes
+        self.central_contacts = central_contacts
+        self.sent: dict[str, SentFact] = {}
+        self.receipts: dict[tuple[str, str], datetime] = {}
+        self.acks: dict[tuple[str, str], str] = {}
+        """(acknowledged message id, acknowledging centre) -> first ack message id."""
+        self.replies: dict[tuple[str, str], str] = {}
+        """(request id, replying centre) -> reply message id."""
+        self.activities: list[tuple[str, PlannedActivity]] = []
+        self.faults: list[Fault] = []
+        self.metrics = RunMetrics(seed)
+        self.retransmitted: dict[str, int] = defaultdict(int)
+        self.rejections: list[tuple[str, datetime, str]] = []
+
+    # -- collecting ----------------------------------------------------------------------
+
+    def observe(self, centre: str, event: Event) -> None:
+        """Record what one event of ``centre`` says."""
+        name = event.name
+        if name in _SENT_EVENTS:
+            self._sent(centre, event)
+        elif name == "received":
+            assert event.message_id is not None
+            self.receipts.setdefault((event.message_id, centre), event.at)
+            self.metrics.messages_received += 1
+        elif name == "retransmitted":
+            assert event.message_id is not None
+            self.retransmitted[event.message_id] += 1
+            self.metrics.retransmissions += 1
+        elif name == "acknowledged":
+            self.metrics.ack_seconds.append(float(event.data["latency"]))
+        elif name == "rejected":
+            self.metrics.rejected += 1
+            self.rejections.append((centre, event.at, str(event.data.get("reason"))))
+        elif name == "undelivered":
+            self.metrics.undelivered += 1
+        elif name == "late-notice":
+            self.metrics.late_notices += 1
+
+    def _sent(self, centre: str, event: Event) -> None:
+        assert event.message_id is not None and event.kind is not None and event.peer is not None
+        data = event.data
+        to = event.peer
+        members = self.regimes.get(to)
+        recipients = tuple(m for m in members if m != centre) if members else (to,)
+        fact = SentFact(
+            id=event.message_id,
+            sender=centre,
+            kind=event.kind,
+            to=to,
+            sent_at=event.at,
+            purpose=data.get("purpose", "ack") if event.name != "ack-sent" else "ack",
+            recipients=recipients,
+            deadlines=dict(data.get("deadlines") or {}),
+            activity=data.get("activity"),
+            in_reply_to=data.get("in_reply_to"),
+            profile_late=bool(data.get("profile_late")),
+        )
+        self.sent[fact.id] = fact
+        self.metrics.messages_sent += 1
+        if fact.purpose == "ack":
+            acknowledged = str(data["acknowledges"])
+            self.acks.setdefault((acknowledged, centre), fact.id)
+        else:
+            self.metrics.notices += 1
+            if fact.in_reply_to:
+                self.replies.setdefault((fact.in_reply_to, centre), fact.id)
+
+    def activity(self, party: str, activity: PlannedActivity) -> None:
+        """Record an activity that happened (it goes to the observed log too)."""
+        self.activities.append((party, activity))
+
+    def fault(self, fault: Fault) -> None:
+        """Record a fault injected by the simulator itself (a hostile envelope)."""
+        self.faults.append(fault)
+
+    # -- deriving ------------------------------------------------------------------------
+
+    def _fault(self, fault: str, party: str, at: datetime, **kw: Any) -> None:
+        n = len(self.faults) + 1
+        self.faults.append(Fault(id=f"f-{n}", fault=fault, party=party, at=at, **kw))
+
+    def finish(self, end: dict[str, datetime], bound_agreements: dict[str, set[str]]) -> None:
+        """Derive every expected finding.
+
+        Args:
+            end: each centre's local end of the run (its log's closing instant).
+            bound_agreements: centre -> agreements in force for it during the run.
+        """
+        for fact in sorted(self.sent.values(), key=lambda f: (f.sent_at, f.id)):
+            self._check_delivery(fact, end)
+            self._check_deadlines(fact)
+            self._check_responses(fact, end)
+        self._check_windows(bound_agreements)
+        self.metrics.faults = len(self.faults)
+
+    def _check_delivery(self, fact: SentFact, end: dict[str, datetime]) -> None:
+        for r in fact.recipients:
+            at = self.receipts.get((fact.id, r))
+            if at is not None and at < fact.sent_at - SKEW_TOLERANCE:
+                self._fault(
+                    "clock-skew",
+                    r,
+                    at,
+                    message_id=fact.id,
+                    detail=(
+                        f"{r} received {fact.kind} from {fact.sender} at {format_instant(at)}, "
+                        f"{format_delta((fact.sent_at - at).total_seconds())} before it was sent"
+                    ),
+                    expect=["REC003"],
+                )
+        hub = self.central_contacts.get(fact.to)
+        watched = fact.to if fact.to not in self.regimes else hub
+        if watched is None or watched == fact.sender or (fact.id, watched) in self.receipts:
+            return
+        if fact.sent_at >= end[watched] - SKEW_TOLERANCE:
+            return  # still in flight at the end: the audit reports it as open
+        self._fault(
+            "not-received",
+            fact.sender,
+            fact.sent_at,
+            message_id=fact.id,
+            detail=f"{fact.kind} from {fact.sender} never reached {watched}",
+            expect=["REC001"],
+        )
+
+    def _check_deadlines(self, fact: SentFact) -> None:
+        for code, first_late in sorted(fact.deadlines.items()):
+            rule = self.book.catalogue.rule(code)
+            if rule is None or rule.type.value == "response":
+                continue
+            for r in fact.recipients:
+                at = self.receipts.get((fact.id, r))
+                if at is None or at < first_late:
+                    continue
+                late_by = (at - first_late + _TICK).total_seconds()
+                self._fault(
+                    "late-notice",
+                    fact.sender,
+                    at,
+                    message_id=fact.id,
+                    detail=(
+                        f"{fact.kind} to {r} received {format_instant(at)}, "
+                        f"{format_delta(late_by)} after its {code} deadline"
+                        + (" (sent late by the centre's profile)" if fact.profile_late else "")
+                    ),
+                    expect=[code],
+                )
+
+    def _response_rules(self, kind: str) -> list[Rule]:
+        return [r for r in self.book.response.get(kind, ()) if r.bound is not None]
+
+    def _check_responses(self, fact: SentFact, end: dict[str, datetime]) -> None:
+        if fact.purpose == "ack":
+            return
+        for rule in self._response_rules(fact.kind):
+            assert rule.bound is not None
+            for r in fact.recipients:
+                received = self.receipts.get((fact.id, r))
+                if received is None:
+                    continue
+                if rule.response != ACK_KIND and fact.to != r:
+                    continue  # a copy to the regime owes no reply
+                deadline = received + rule.bound.delta
+                index = self.acks if rule.response == ACK_KIND else self.replies
+                answer_id = index.get((fact.id, r))
+                answered = self.receipts.get((answer_id, fact.sender)) if answer_id else None
+                what = "acknowledgement" if rule.response == ACK_KIND else "reply"
+                if answered is None:
+                    if deadline >= end[fact.sender]:
+                        continue  # open at the end of the logs, not a violation
+                    self._fault(
+                        f"missing-{what}",
+                        r,
+                        deadline,
+                        message_id=fact.id,
+                        detail=f"no {what} from {r} to {fact.kind} {fact.id} within {rule.bound}",
+                        expect=[rule.code],
+                    )
+                elif answered > deadline:
+                    self._fault(
+                        f"late-{what}",
+                        r,
+                        answered,
+                        message_id=fact.id,
+                        detail=(
+                            f"{what} from {r} received "
+                            f"{format_delta((answered - received).total_seconds())} after "
+                            f"the {fact.kind}; the bound is {rule.bound}"
+                        ),
+                        expect=[rule.code],
+                    )
+
+    def _window(self, rule: Rule, activity: PlannedActivity) -> _Interval:
+        kinds = self.book.catalogue.kinds
+        kind = kinds[rule.kind] if rule.kind else None
+
+        def typed(name: str | None, value: datetime) -> date | datetime:
+            spec = kind.field(name) if kind and name else None
+            return value.date() if spec is not None and spec.type is FieldType.DATE else value
+
+        start = typed(rule.window_start, activity.start)
+        lo, _ = _as_instant(start, end=False)
+        if rule.window_end:
+            spec = kind.field(rule.window_end) if kind else None
+            end_value = activity.end
+            if (
+                spec is not None
+                and spec.type is FieldType.DATE
+                and not spec.required
+                and end_value.date() == activity.start.date()
+            ):
+                return _Interval(lo, midnight_utc(activity.start.date() + timedelta(days=1)), False)
+            hi, inclusive = _as_instant(typed(rule.window_end, end_value), end=True)
+            return _Interval(lo, hi, inclusive)
+        if rule.window_length is not None:
+            if isinstance(start, datetime):
+                return _Interval(lo, lo + rule.window_length.delta, True)
+            return _Interval(lo, lo + timedelta(days=rule.window_length.amount), False)
+        if isinstance(start, datetime):
+            return _Interval(lo, lo, True)
+        return _Interval(lo, lo + timedelta(days=1), False)
+
+    def _check_windows(self, bound_agreements: dict[str, set[str]]) -> None:
+        notices: dict[tuple[str, str, str], list[SentFact]] = defaultdict(list)
+        for fact in self.sent.values():
+            if fact.activity is not None:
+                notices[(fact.sender, fact.activity, fact.kind)].append(fact)
+        for party, activity in self.activities:
+            rules = [
+                r
+                for r in self.book.windows(activity.activity, activity.values())
+                if r.agreement in bound_agreements.get(party, set()) and r.kind
+            ]
+            if activity.activity == "launch":
+                self.metrics.launches += 1
+            late = missing = False
+            for rule in rules:
+                assert rule.kind is not None
+                interval = self._window(rule, activity)
+                sent = notices.get((party, activity.id, rule.kind), [])
+                receipts = [
+                    self.receipts[(f.id, r)]
+                    for f in sent
+                    for r in f.recipients
+                    if (f.id, r) in self.receipts
+                ]
+                covered = interval.covers(activity.at) and any(t <= activity.at for t in receipts)
+                if not covered:
+                    self._fault(
+                        "unnotified-activity",
+                        party,
+                        activity.at,
+                        detail=(
+                            f"{activity.activity} {activity.id} of {party} at "
+                            f"{format_instant(activity.at)}: no {rule.kind} covering it was "
+                            "received before it"
+                        ),
+                        expect=[rule.code],
+                    )
+                expected = {r for f in sent for r in f.recipients}
+                got = {
+                    r
+                    for f in sent
+                    for r in f.recipients
+                    if self.receipts.get((f.id, r), activity.at + _TICK) <= activity.at
+                }
+                if not covered or expected - got or not sent:
+                    missing = True
+                for f in sent:
+                    for r in f.recipients:
+                        at = self.receipts.get((f.id, r))
+                        if at is not None and any(at >= d for d in f.deadlines.values()):
+                            late = True
+            if activity.activity == "launch":
+                self.metrics.launches_late += late
+                self.metrics.launches_missing += missing
+                self.metrics.launches_late_or_missing += late or missing
