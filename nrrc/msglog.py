@@ -216,6 +216,7 @@ class LogWriter:
         created: datetime,
         fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
     ) -> None:
+        created_utc = to_utc(created)  # refuse a naive time before touching the file
         self.path = Path(path)
         self.signer = signer
         self.fsync = fsync
@@ -227,7 +228,7 @@ class LogWriter:
         self._fh = self.path.open("ab")
         if not resumed:
             header = Header(
-                n=0, prev=GENESIS, format=LOG_FORMAT, owner=signer.centre, created=to_utc(created)
+                n=0, prev=GENESIS, format=LOG_FORMAT, owner=signer.centre, created=created_utc
             )
             self._write(_encoder.encode(header))
             self._sync_dir()

@@ -74,7 +74,12 @@ class LogEntry:
 
 @dataclass
 class LogReport:
-    """What :func:`verify_log` found."""
+    """What :func:`verify_log` found.
+
+    ``records`` counts sent, received and rejected records; ``verified`` the envelopes that
+    passed every check; ``checkpoints`` the checkpoint lines; ``closed`` whether the last
+    complete line is a checkpoint and no torn line follows it.
+    """
 
     file: str
     owner: str | None = None
@@ -90,6 +95,15 @@ class LogReport:
         return not self.problems
 
 
+@dataclass
+class _Tally:
+    """What a scan saw besides records and problems (for :func:`verify_log`)."""
+
+    owner: str | None = None
+    checkpoints: int = 0
+    closed: bool = False
+
+
 def scan_log(
     path: str | Path,
     verifier: Verifier,
@@ -99,10 +113,18 @@ def scan_log(
 ) -> Iterator[LogEntry | LogProblem]:
     """Yield every record (as :class:`LogEntry`) and every problem (:class:`LogProblem`).
 
+    Sent and received records are opened with ``verifier.open`` once each, just before they
+    are yielded, in file order.
+
     Raises:
         LogError: the file cannot be opened, is empty, or its first line is not a log header.
     """
-    path = Path(path)
+    yield from _scan(Path(path), verifier, check_signatures, require_closed, _Tally())
+
+
+def _scan(
+    path: Path, verifier: Verifier, check_signatures: bool, require_closed: bool, tally: _Tally
+) -> Iterator[LogEntry | LogProblem]:
     name = str(path)
     try:
         fh = path.open("rb")
@@ -124,9 +146,9 @@ def scan_log(
             )
         if header.format != LOG_FORMAT:
             raise LogError(f"{name}:1: expected format {LOG_FORMAT!r}, found {header.format!r}")
-        owner = header.owner
+        owner = tally.owner = header.owner
         yield from _scan_body(
-            name, owner, first.data, lines, verifier, check_signatures, require_closed
+            name, owner, first.data, lines, verifier, check_signatures, require_closed, tally
         )
 
 
@@ -138,6 +160,7 @@ def _scan_body(
     verifier: Verifier,
     check_signatures: bool,
     require_closed: bool,
+    tally: _Tally,
 ) -> Iterator[LogEntry | LogProblem]:
     from nrrc.msglog import RawLine
 
@@ -147,6 +170,7 @@ def _scan_body(
     last_line = 1
     pending: tuple[RawLine, object] | None = None
     it = iter(lines)
+    torn = False
     quiet = 0  # lines after a named problem whose knock-on chain breaks are not re-reported
     swapped: int | None = None
 
@@ -164,6 +188,7 @@ def _scan_body(
             assert isinstance(nxt, RawLine)
             raw = nxt
             if raw.torn:
+                torn = True
                 yield problem(
                     raw.lineno,
                     "torn",
@@ -251,12 +276,14 @@ def _scan_body(
         prev_hash = line_hash
         if isinstance(rec, Checkpoint):
             last_kind = "checkpoint"
+            tally.checkpoints += 1
             yield from _check_checkpoint(name, raw.lineno, owner, rec, verifier, check_signatures)
             continue
         if isinstance(rec, Header):
             continue
         last_kind = "record"
         yield from _entry(name, raw.lineno, owner, rec, verifier, check_signatures)
+    tally.closed = last_kind == "checkpoint" and not torn
     if require_closed and last_kind != "checkpoint":
         yield problem(
             last_line,
@@ -364,15 +391,15 @@ def verify_log(
         LogError: the file cannot be read as a log at all.
     """
     report = LogReport(str(path))
-    for item in scan_log(
-        path, verifier, check_signatures=check_signatures, require_closed=require_closed
-    ):
+    tally = _Tally()
+    for item in _scan(Path(path), verifier, check_signatures, require_closed, tally):
         if isinstance(item, LogProblem):
             report.problems.append(item)
             continue
-        report.owner = item.owner
         report.records += 1
         if item.opened is not None:
             report.verified += 1
-    report.closed = not any(p.code == "truncated" for p in report.problems)
+    report.owner = tally.owner
+    report.checkpoints = tally.checkpoints
+    report.closed = tally.closed
     return report
