@@ -1,6 +1,7 @@
 """Command-line interface: ``nrrc``."""
 
-from nrrc.cli import _demo, _keys, _rules, _verify  # noqa: F401  (registers commands)
+import nrrc.cli._node  # noqa: F401  (registers nrrc node and nrrc brokers)
+from nrrc.cli import _audit, _demo, _keys, _rules, _simulate, _verify  # noqa: F401  (registers commands)
 from nrrc.cli._app import app, main
 
 __all__ = ["app", "main"]

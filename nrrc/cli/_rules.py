@@ -142,6 +142,10 @@ def rules_show(
     cat = catalogue(agreements)
     r = cat.rule(code)
     if r is None:
+        from nrrc.cli._audit import show_check
+
+        if show_check(code):
+            return
         import difflib
 
         names = [*cat.rules, *(x.name for x in cat.rules.values())]

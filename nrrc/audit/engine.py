@@ -1,0 +1,831 @@
+"""The audit: logs (+ observed activities) -> findings, in one streaming pass.
+
+Order of work, for every record of every log merged in time order (:mod:`nrrc.audit.stream`):
+
+1. **Integrity.** Every problem :func:`nrrc.verify.scan_log` finds (chain, checkpoint, malformed
+   line, refused envelope, record in the wrong log) becomes an INT finding with its file and line.
+   A record whose envelope was refused, or that sits in the wrong log, is not trusted: it is
+   never evidence of compliance.
+2. **Reconciliation.** The sender's ``sent`` record and the recipient's ``received`` record of
+   each message are matched by message id (REC001 sent but never received, REC002 received but
+   not in the sender's log, REC003 received before sent beyond ``--skew``, REC004 duplicates,
+   REC005 reused sequence numbers, REC006 gaps, REC007 two statements under one id).
+3. **Rules.** Each message *provided* to a centre (see :mod:`nrrc.audit.events`) is measured
+   against the rules of its kind (:mod:`~nrrc.audit.timing`, :mod:`~nrrc.audit.responses`,
+   :mod:`~nrrc.audit.yearly`, :mod:`~nrrc.audit.windows`).
+
+Memory holds open obligations only: messages in flight (sent, not yet received), receipts
+awaiting their sent record, unanswered triggers, open notice windows, per-party-per-year
+counters, the last 4096 sequence numbers per sender and epoch in each log, and one small entry
+per message addressed to a regime (multilateral messages may be received by many centres). The
+audited period runs from the earliest log creation to the latest record or checkpoint (or
+``--until``); deadlines inside it that passed unmet are violations, later ones are open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from nrrc.audit.codes import CHECKS, problem_code
+from nrrc.audit.collector import Collector, Selection
+from nrrc.audit.events import Basis, Provision, kind_words, payload_values, short_id
+from nrrc.audit.findings import AuditResult, Evidence, Finding, Outcome
+from nrrc.audit.responses import ResponseChecks
+from nrrc.audit.sources import Inputs, LogSource, find_inputs
+from nrrc.audit.stream import Record, SignaturePool, StreamStats, merge, stream_log
+from nrrc.audit.timing import TimingChecks
+from nrrc.audit.windows import WindowChecks
+from nrrc.audit.yearly import YearlyChecks
+from nrrc.catalogue import Catalogue
+from nrrc.envelope import Opened, Verifier
+from nrrc.errors import InvalidPayload, LogError
+from nrrc.keys import Keyring
+from nrrc.messages import MessageTypes, Statement
+from nrrc.msglog import read_lines
+from nrrc.observed import OBSERVED_FORMAT, Activity, Fault, ObservedHeader
+from nrrc.timeutil import format_delta, format_instant, to_utc
+from nrrc.verify import LogProblem
+
+__all__ = ["AuditOptions", "audit"]
+
+SEQ_WINDOW = 4096
+"""Sequence numbers per sender and epoch remembered in each log for duplicate detection."""
+PARALLEL_MIN_BYTES = 4 << 20
+"""Below this much log data, signatures are checked in-process: starting workers costs more."""
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """How to audit.
+
+    Attributes:
+        observed: observed-activity logs (``--observed``), in addition to any found in the
+            input directories.
+        selection: which codes to report (``--select`` / ``--ignore``).
+        verify_signatures: check every Ed25519 signature (``--no-verify`` turns it off; the
+            chain, keyring ownership, addressing and payloads are still checked).
+        jobs: processes for signature checks; None means every core.
+        until: end of the audited period (records after it are not audited).
+        skew: clock-skew tolerance between centres.
+        measurements: keep every timed measurement (for the HTML timeline).
+        names: display names for input paths (standard input is ``<stdin>``).
+    """
+
+    observed: tuple[Path, ...] = ()
+    selection: Selection = field(default_factory=Selection)
+    verify_signatures: bool = True
+    jobs: int | None = None
+    until: datetime | None = None
+    skew: timedelta = timedelta(minutes=5)
+    measurements: bool = False
+    names: Mapping[Path, str] = field(default_factory=dict)
+
+
+class _Seqs:
+    """The recent sequence numbers of one sender and epoch in one log."""
+
+    __slots__ = ("ids", "top")
+
+    def __init__(self) -> None:
+        self.top = 0
+        self.ids: dict[int, tuple[str, int, int]] = {}
+
+    def see(self, seq: int, mid: str, file: int, line: int) -> tuple[str, int, int] | None:
+        """Record ``seq``; returns what was seen before under it (id, file, line), if anything."""
+        before = self.ids.get(seq)
+        if before is not None:
+            return before
+        self.ids[seq] = (mid, file, line)
+        if seq > self.top:
+            self.top = seq
+        if len(self.ids) > 2 * SEQ_WINDOW:
+            floor = self.top - SEQ_WINDOW
+            self.ids = {s: v for s, v in self.ids.items() if s > floor}
+        return None
+
+
+class _Sent:
+    __slots__ = ("file", "line", "opened", "ts")
+
+    def __init__(self, opened: Opened, file: int, line: int, ts: float) -> None:
+        self.opened = opened
+        self.file = file
+        self.line = line
+        self.ts = ts
+
+
+class _Regime:
+    __slots__ = ("cc_received", "opened", "provided", "sent")
+
+    def __init__(self, opened: Opened) -> None:
+        self.opened = opened
+        self.sent: tuple[int, int] | None = None
+        self.provided = False
+        self.cc_received = False
+
+
+class _Receipt:
+    __slots__ = ("file", "line", "opened", "owner", "ts")
+
+    def __init__(self, opened: Opened, owner: str, file: int, line: int, ts: float) -> None:
+        self.opened = opened
+        self.owner = owner
+        self.file = file
+        self.line = line
+        self.ts = ts
+
+
+class _Coverage:
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start = start
+        self.end = end
+
+
+class _Engine:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        keyring: Keyring,
+        sources: Sequence[LogSource],
+        names: Sequence[str],
+        options: AuditOptions,
+        has_observed: bool,
+        types: MessageTypes,
+    ) -> None:
+        self.catalogue = catalogue
+        self.keyring = keyring
+        self.sources = sources
+        self.options = options
+        self.skew = options.skew.total_seconds()
+        self.until = options.until.timestamp() if options.until else None
+        self.collector = Collector(
+            catalogue, names, options.selection, keep_measurements=options.measurements
+        )
+        self.rank_of = {str(s.path): i for i, s in enumerate(sources)}
+        self.owners = {s.owner for s in sources}
+        self.coverage: dict[str, _Coverage] = {}
+        for s in sources:
+            created = s.created.timestamp()
+            end = s.closed_at.timestamp() if s.closed_at else created
+            cov = self.coverage.get(s.owner)
+            if cov is None:
+                self.coverage[s.owner] = _Coverage(created, end)
+            else:
+                cov.start = min(cov.start, created)
+                cov.end = max(cov.end, end)
+        self.period_lo = min(c.start for c in self.coverage.values())
+        self.period_hi = max(c.end for c in self.coverage.values())
+        rules = [r for r in catalogue.active_rules() if self.collector.wants(r.code)]
+        self.timing = TimingChecks(rules, self.collector)
+        self.responses = ResponseChecks(rules, self.collector, options.skew)
+        self.yearly = YearlyChecks(rules, self.collector)
+        self.windows = WindowChecks(rules, self.collector) if has_observed else None
+        self.rule_kinds = (
+            self.timing.kinds()
+            | self.responses.kinds()
+            | self.yearly.kinds()
+            | (self.windows.kinds() if self.windows else set())
+        )
+        need_seen = {r.agreement for r in self.yearly.rules}
+        self.seen_kinds = {
+            k.id: k.agreement
+            for k in catalogue.kinds.values()
+            if k.agreement in need_seen and not catalogue.agreements[k.agreement].parties
+        }
+        self.seen: dict[str, set[str]] = {}
+        self.pending: dict[str, _Sent] = {}
+        self.regime: dict[str, _Regime] = {}
+        self.unsent: dict[str, list[_Receipt]] = {}
+        self.recv_seqs: dict[tuple[str, str, int], _Seqs] = {}
+        self.sent_seqs: dict[tuple[str, int], _Seqs] = {}
+        self.unknown_keys: dict[tuple[int, str], list[int]] = {}
+        self.untrusted_sent: set[str] = set()
+        self.untrusted_received: dict[str, tuple[int, int]] = {}
+        self.rejected: dict[str, tuple[int, int]] = {}
+        self.now = self.period_lo
+        self.count = 0
+        self._peek = Verifier(keyring, types)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def ev(self, file: int, line: int, mid: str | None, role: str) -> Evidence:
+        return self.collector.evidence(file, line, mid, role)
+
+    def expected_receiver(self, st: Statement) -> str | None:
+        r = st.recipient
+        if r[:1].isupper():
+            return r
+        agreement = self.catalogue.agreements.get(r)
+        return agreement.central_contact if agreement else None
+
+    def in_scope(self, agreement_id: str, party: str) -> bool:
+        """Whether the logs could show ``party``'s notices under this agreement."""
+        if party in self.owners:
+            return True
+        a = self.catalogue.agreements.get(agreement_id)
+        if a is None:
+            return False
+        if a.central_contact and a.central_contact in self.owners:
+            return True
+        if a.parties:
+            return any(p in self.owners for p in a.parties if p != party)
+        return bool(self.owners - {party})
+
+    def parties(self, agreement_id: str) -> list[str]:
+        a = self.catalogue.agreements[agreement_id]
+        candidates = a.parties if a.parties else sorted(self.seen.get(agreement_id, ()))
+        return [p for p in candidates if self.in_scope(agreement_id, p)]
+
+    def _provide(
+        self,
+        opened: Opened,
+        receiver: str,
+        basis: Basis,
+        at: datetime | None,
+        first: bool,
+        evidence: tuple[Evidence, ...],
+        note: str = "",
+        period_end: datetime | None = None,
+    ) -> None:
+        st = opened.statement
+        kind = st.kind
+        agreement = self.seen_kinds.get(kind)
+        if agreement is not None:
+            seen = self.seen.setdefault(agreement, set())
+            seen.add(st.sender)
+            if receiver[:1].isupper():
+                seen.add(receiver)
+        if kind not in self.rule_kinds:
+            return
+        prov = Provision(opened, receiver, basis, at, first, evidence, note)
+        values: dict[str, Any] | None = payload_values(st)
+        self.timing.on_provision(prov, values, period_end)
+        self.responses.on_provision(prov, values, self.now)
+        self.yearly.on_provision(prov, values)
+        if self.windows is not None:
+            self.windows.on_provision(prov, values)
+
+    @staticmethod
+    def _not_given(receiver: str) -> str:
+        return (
+            f"measured at sending: {receiver}'s log is not among the inputs; receipt can only "
+            "be later"
+        )
+
+    # -- problems --------------------------------------------------------------------------
+
+    def problem(self, p: LogProblem, record: Record | None) -> None:
+        rank = self.rank_of.get(p.file, 0)
+        name = self.collector.names[rank]
+        reason = record.error.reason if record is not None and record.error is not None else None
+        code = problem_code(p.code, reason if p.code == "bad-envelope" else None)
+        mid = None
+        if record is not None:
+            if record.error is not None:
+                mid = record.error.message_id
+            if mid is None and record.envelope is not None:
+                found = self._peek.decode_unverified(record.envelope).get("id")
+                mid = found if isinstance(found, str) else None
+            if isinstance(record.error, InvalidPayload) and "unknown kind" in str(record.error):
+                code = "INT009"
+            if reason == "unknown-key" and record.envelope is not None:
+                key_id = str(record.error).split("'")[1] if "'" in str(record.error) else "?"
+                self.unknown_keys.setdefault((rank, key_id), []).append(p.line)
+                return
+        owner = self.sources[rank].owner
+        role = record.direction if record is not None else "line"
+        keys = (mid, p.code) if mid else (owner, str(p.line), p.code)
+        trust = (
+            "; the message is not trusted as evidence"
+            if record is not None and code not in ("INT002", "INT012")
+            else ""
+        )
+        if code == "INT001":
+            lines = f"lines {p.line - 1} and {p.line}" if p.code == "edited" else f"line {p.line}"
+            trust = f"; records on {lines} are not trusted as evidence"
+        self.collector.check_finding(
+            code,
+            f"{p.message}{trust}",
+            keys=keys,
+            parties=(owner,),
+            message_ids=(mid,) if mid else (),
+            instants={"at": record.at} if record is not None else {},
+            evidence=(Evidence(name, p.line, mid, role),),
+        )
+
+    def _unknown_key_findings(self) -> None:
+        for (rank, key_id), lines in sorted(self.unknown_keys.items()):
+            src = self.sources[rank]
+            n = len(lines)
+            self.collector.check_finding(
+                "INT006",
+                f"key id {key_id!r} is not in the keyring: {n} record{'s' if n != 1 else ''} "
+                f"of {src.owner}'s log refused (first at line {lines[0]}); they are not "
+                "trusted as evidence",
+                keys=(src.owner, key_id),
+                parties=(src.owner,),
+                evidence=tuple(Evidence(src.name, ln, None, "record") for ln in lines[:5]),
+            )
+
+    # -- records ---------------------------------------------------------------------------
+
+    def record(self, r: Record) -> None:
+        ts = r.ts
+        self.now = ts
+        self.count += 1
+        if self.windows is not None and not self.count & 4095:
+            self.windows.sweep(r.at)
+        opened = r.opened
+        if opened is None:
+            self._untrusted(r)
+            return
+        # Only trusted records extend the audited period and the logs' coverage.
+        if ts > self.period_hi:
+            self.period_hi = ts
+        if ts < self.period_lo:
+            self.period_lo = ts
+        cov = self.coverage[r.owner]
+        if ts > cov.end:
+            cov.end = ts
+        if r.direction == "sent":
+            self._sent(r, opened)
+        else:
+            self._received(r, opened)
+
+    def _untrusted(self, r: Record) -> None:
+        if r.envelope is None:
+            return
+        mid = self._peek.decode_unverified(r.envelope).get("id")
+        if not isinstance(mid, str):
+            return
+        if r.direction == "sent":
+            self.untrusted_sent.add(mid)
+        elif r.direction == "received":
+            self.untrusted_received.setdefault(mid, (r.file, r.line))
+        else:
+            self.rejected.setdefault(mid, (r.file, r.line))
+
+    def _sent(self, r: Record, opened: Opened) -> None:
+        st = opened.statement
+        mid = st.id
+        key = (r.owner, st.epoch)
+        seqs = self.sent_seqs.get(key)
+        if seqs is None:
+            seqs = self.sent_seqs[key] = _Seqs()
+        top = seqs.top
+        before = seqs.see(st.seq, mid, r.file, r.line)
+        if before is not None:
+            if before[0] == mid:
+                return  # a retransmission
+            self._reused(r, st, before)
+        elif st.seq > top + 1:
+            self._gap(r, st, top)
+        receipts = self.unsent.pop(mid, None)
+        if receipts is not None:
+            for rc in receipts:
+                self._compare(opened, r.file, r.line, rc.opened, rc.file, rc.line)
+        if not st.recipient[:1].isupper():
+            entry = self.regime.get(mid)
+            if entry is None:
+                entry = self.regime[mid] = _Regime(opened)
+            entry.sent = (r.file, r.line)
+            er = self.expected_receiver(st)
+            if er is not None and er not in self.owners and not entry.provided:
+                entry.provided = True
+                self._provide(
+                    opened,
+                    er,
+                    Basis.SENT,
+                    to_utc(st.sent_at),
+                    True,
+                    (self.ev(r.file, r.line, mid, "sending"),),
+                    self._not_given(er),
+                )
+            return
+        if receipts is not None:
+            return  # received before its sent record came in the merge: already provided
+        receiver = st.recipient
+        if receiver in self.owners:
+            self.pending[mid] = _Sent(opened, r.file, r.line, r.ts)
+            return
+        self._provide(
+            opened,
+            receiver,
+            Basis.SENT,
+            to_utc(st.sent_at),
+            True,
+            (self.ev(r.file, r.line, mid, "sending"),),
+            self._not_given(receiver),
+        )
+
+    def _received(self, r: Record, opened: Opened) -> None:
+        st = opened.statement
+        mid = st.id
+        key = (r.owner, st.sender, st.epoch)
+        seqs = self.recv_seqs.get(key)
+        if seqs is None:
+            seqs = self.recv_seqs[key] = _Seqs()
+        before = seqs.see(st.seq, mid, r.file, r.line)
+        if before is not None:
+            if before[0] == mid:
+                self._duplicate(r, st, before)
+                return
+            self._reused(r, st, before)
+        sent_ts = st.sent_at.timestamp()
+        if r.ts < sent_ts - self.skew:
+            self._early(r, st, sent_ts)
+        receipt_ev = self.ev(r.file, r.line, mid, "receipt")
+        if not st.recipient[:1].isupper():
+            self._received_regime(r, opened, receipt_ev)
+            return
+        p = self.pending.pop(mid, None)
+        evidence: tuple[Evidence, ...] = (receipt_ev,)
+        if p is not None:
+            self._compare(p.opened, p.file, p.line, opened, r.file, r.line)
+            evidence = (receipt_ev, self.ev(p.file, p.line, mid, "sending"))
+        elif st.sender in self.owners:
+            self.unsent.setdefault(mid, []).append(_Receipt(opened, r.owner, r.file, r.line, r.ts))
+        self._provide(opened, r.owner, Basis.RECEIVED, r.at, True, evidence)
+
+    def _received_regime(self, r: Record, opened: Opened, receipt_ev: Evidence) -> None:
+        st = opened.statement
+        mid = st.id
+        entry = self.regime.get(mid)
+        if entry is None:
+            entry = self.regime[mid] = _Regime(opened)
+        if entry.sent is None:
+            if st.sender in self.owners:
+                self.unsent.setdefault(mid, []).append(
+                    _Receipt(opened, r.owner, r.file, r.line, r.ts)
+                )
+        else:
+            self._compare(entry.opened, entry.sent[0], entry.sent[1], opened, r.file, r.line)
+        er = self.expected_receiver(st)
+        if er is None:
+            first = not entry.provided
+            entry.provided = True
+            self._provide(opened, r.owner, Basis.RECEIVED, r.at, first, (receipt_ev,))
+        elif r.owner == er and not entry.cc_received:
+            first = not entry.provided
+            entry.provided = entry.cc_received = True
+            self._provide(opened, er, Basis.RECEIVED, r.at, first, (receipt_ev,))
+
+    # -- reconciliation findings -----------------------------------------------------------
+
+    def _compare(self, sent: Opened, sf: int, sl: int, received: Opened, rf: int, rl: int) -> None:
+        if sent.statement_bytes == received.statement_bytes:
+            return
+        st = sent.statement
+        self.collector.check_finding(
+            "REC007",
+            f"message {short_id(st.id)} from {st.sender}: the sent copy and the received copy "
+            f"carry different statements (SHA-256 {sent.digest[:12]}… vs "
+            f"{received.digest[:12]}…), each validly signed",
+            keys=(st.id, sent.digest, received.digest),
+            parties=(st.sender, received.statement.recipient),
+            message_ids=(st.id,),
+            instants={"sent": to_utc(st.sent_at)},
+            evidence=(self.ev(sf, sl, st.id, "sending"), self.ev(rf, rl, st.id, "receipt")),
+        )
+
+    def _duplicate(self, r: Record, st: Statement, before: tuple[str, int, int]) -> None:
+        self.collector.check_finding(
+            "REC004",
+            f"{r.owner} accepted message {short_id(st.id)} from {st.sender} twice "
+            f"(line {before[2]} and line {r.line}); the inbox must be idempotent",
+            keys=(st.id, r.owner, str(r.line)),
+            parties=(st.sender, r.owner),
+            message_ids=(st.id,),
+            instants={"received": r.at},
+            evidence=(
+                self.ev(before[1], before[2], st.id, "receipt"),
+                self.ev(r.file, r.line, st.id, "duplicate receipt"),
+            ),
+        )
+
+    def _reused(self, r: Record, st: Statement, before: tuple[str, int, int]) -> None:
+        where = "sent" if r.direction == "sent" else f"received by {r.owner}"
+        self.collector.check_finding(
+            "REC005",
+            f"{st.sender} epoch {st.epoch} seq {st.seq} is message {short_id(before[0])} and "
+            f"message {short_id(st.id)} ({where}): one sequence number, two messages",
+            keys=(
+                st.sender,
+                str(st.epoch),
+                str(st.seq),
+                min(st.id, before[0]),
+                max(st.id, before[0]),
+            ),
+            parties=(st.sender,),
+            message_ids=(before[0], st.id),
+            instants={r.direction: r.at},
+            evidence=(
+                self.ev(before[1], before[2], before[0], r.direction),
+                self.ev(r.file, r.line, st.id, r.direction),
+            ),
+        )
+
+    def _gap(self, r: Record, st: Statement, top: int) -> None:
+        lo, hi = top + 1, st.seq - 1
+        missing = f"seq {lo}" if lo == hi else f"seq {lo}-{hi}"
+        self.collector.check_finding(
+            "REC006",
+            f"{st.sender}'s sent log: epoch {st.epoch} jumps from seq {top} to seq {st.seq}: "
+            f"{missing} {'is' if lo == hi else 'are'} missing",
+            keys=(st.sender, str(st.epoch), str(lo), str(hi)),
+            parties=(st.sender,),
+            message_ids=(st.id,),
+            instants={"sent": r.at},
+            evidence=(self.ev(r.file, r.line, st.id, "sending"),),
+        )
+
+    def _early(self, r: Record, st: Statement, sent_ts: float) -> None:
+        ahead = sent_ts - r.ts
+        self.collector.check_finding(
+            "REC003",
+            f"{r.owner} received message {short_id(st.id)} at {format_instant(r.at)}, "
+            f"{format_delta(ahead)} before {st.sender} sent it at "
+            f"{format_instant(st.sent_at)}; the clock-skew tolerance is "
+            f"{format_delta(self.skew)}",
+            keys=(st.id, r.owner),
+            parties=(st.sender, r.owner),
+            message_ids=(st.id,),
+            instants={"received": r.at, "sent": to_utc(st.sent_at)},
+            evidence=(self.ev(r.file, r.line, st.id, "receipt"),),
+        )
+
+    # -- the end ---------------------------------------------------------------------------
+
+    def finish(self) -> tuple[datetime, datetime]:
+        hi = self.until if self.until is not None else self.period_hi
+        start = datetime.fromtimestamp(self.period_lo, UTC)
+        end = datetime.fromtimestamp(hi, UTC)
+        if self.until is not None:
+            for cov in self.coverage.values():
+                cov.end = min(cov.end, self.until)
+        self._lost(end)
+        self._regime_leftovers(end)
+        self._unsent_leftovers()
+        self.responses.finish(end)
+        self.yearly.finish(start, end, self.parties)
+        self._unknown_key_findings()
+        return start, end
+
+    def _lost(self, end: datetime) -> None:
+        for mid, p in self.pending.items():
+            st = p.opened.statement
+            receiver = st.recipient
+            sent_ev = self.ev(p.file, p.line, mid, "sending")
+            evidence: tuple[Evidence, ...] = (sent_ev,)
+            note = f"{receiver}'s log is given but has no receipt of it"
+            untrusted = self.untrusted_received.get(mid)
+            rejected = self.rejected.get(mid)
+            if untrusted is not None:
+                where = f"{self.collector.names[untrusted[0]]}:{untrusted[1]}"
+                note = f"its receipt at {where} is not trusted: see the integrity findings"
+                evidence = (sent_ev, self.ev(*untrusted, mid, "untrusted receipt"))
+            elif rejected is not None:
+                where = f"{self.collector.names[rejected[0]]}:{rejected[1]}"
+                note = f"{receiver} rejected it ({where})"
+                evidence = (sent_ev, self.ev(*rejected, mid, "rejection"))
+            if untrusted is None:
+                log_end = self.coverage[receiver].end
+                near_end = p.ts + self.skew > log_end
+                what = kind_words(st.kind)
+                tail = (
+                    f"; {receiver}'s log ends {format_delta(log_end - p.ts)} after the sending, "
+                    "within the clock-skew tolerance, so it may still arrive"
+                    if near_end
+                    else ""
+                )
+                self.collector.check_finding(
+                    "REC001",
+                    f"{st.sender} sent {what} {short_id(mid)} to {receiver} at "
+                    f"{format_instant(st.sent_at)}; {note}{tail}",
+                    keys=(mid, receiver),
+                    outcome=Outcome.OPEN if near_end else None,
+                    parties=(st.sender, receiver),
+                    message_ids=(mid,),
+                    instants={"sent": to_utc(st.sent_at)},
+                    evidence=evidence,
+                )
+            self._provide(p.opened, receiver, Basis.NEVER, None, True, evidence, note, end)
+        self.pending.clear()
+
+    def _regime_leftovers(self, end: datetime) -> None:
+        for mid, e in self.regime.items():
+            if e.provided or e.sent is None:
+                continue
+            st = e.opened.statement
+            sent_ev = self.ev(e.sent[0], e.sent[1], mid, "sending")
+            er = self.expected_receiver(st)
+            if er is None:
+                note = "no log among the inputs records its receipt; measured at sending"
+                self._provide(
+                    e.opened, st.recipient, Basis.SENT, to_utc(st.sent_at), True, (sent_ev,), note
+                )
+                continue
+            self.collector.check_finding(
+                "REC001",
+                f"{st.sender} sent {kind_words(st.kind)} {short_id(mid)} to {st.recipient} at "
+                f"{format_instant(st.sent_at)}; the central contact {er}'s log is given but "
+                "has no receipt of it",
+                keys=(mid, er),
+                parties=(st.sender, er),
+                message_ids=(mid,),
+                instants={"sent": to_utc(st.sent_at)},
+                evidence=(sent_ev,),
+            )
+            note = f"the central contact {er}'s log has no receipt of it"
+            self._provide(e.opened, er, Basis.NEVER, None, True, (sent_ev,), note, end)
+        self.regime.clear()
+
+    def _unsent_leftovers(self) -> None:
+        for mid, receipts in self.unsent.items():
+            if mid in self.untrusted_sent:
+                continue  # the sent record is there but not trusted: INT findings say why
+            for rc in receipts:
+                st = rc.opened.statement
+                cov = self.coverage.get(st.sender)
+                sent_ts = st.sent_at.timestamp()
+                if cov is None or not cov.start - self.skew <= sent_ts <= cov.end + self.skew:
+                    continue
+                self.collector.check_finding(
+                    "REC002",
+                    f"{rc.owner} received {kind_words(st.kind)} {short_id(mid)} from "
+                    f"{st.sender} at {format_instant(datetime.fromtimestamp(rc.ts, UTC))}; "
+                    f"{st.sender}'s log covers its sent_at ({format_instant(st.sent_at)}) "
+                    "but has no sent record of it",
+                    keys=(mid, rc.owner),
+                    parties=(st.sender, rc.owner),
+                    message_ids=(mid,),
+                    instants={"received": datetime.fromtimestamp(rc.ts, UTC)},
+                    evidence=(self.ev(rc.file, rc.line, mid, "receipt"),),
+                )
+        self.unsent.clear()
+
+    def activity(self, activity: Activity, rank: int, line: int) -> None:
+        if self.windows is None:
+            return
+        self.now = to_utc(activity.at).timestamp()
+        self.windows.on_activity(activity, self.ev(rank, line, None, "activity"), self.in_scope)
+
+
+# -- observed activities ------------------------------------------------------------------------
+
+_observed_decoder: msgspec.json.Decoder[ObservedHeader | Activity | Fault] = msgspec.json.Decoder(
+    ObservedHeader | Activity | Fault
+)
+
+
+def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]:
+    """Every activity of an observed log with its line, sorted by instant then line."""
+    out: list[tuple[float, int, Activity]] = []
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise LogError(f"{name}: cannot open the observed-activity log: {exc.strerror}") from exc
+    with fh:
+        first = True
+        for raw in read_lines(fh):
+            if not raw.data.strip():
+                continue
+            try:
+                item = _observed_decoder.decode(raw.data)
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise LogError(
+                    f"{name}:{raw.lineno}: expected an observed-activity record "
+                    f"({OBSERVED_FORMAT}): {exc}"
+                ) from exc
+            if first:
+                if not isinstance(item, ObservedHeader) or item.format != OBSERVED_FORMAT:
+                    raise LogError(f"{name}:{raw.lineno}: expected a {OBSERVED_FORMAT} header")
+                first = False
+                continue
+            if isinstance(item, Activity):
+                out.append((to_utc(item.at).timestamp(), raw.lineno, item))
+    if first:
+        raise LogError(f"{name}: empty file: expected a {OBSERVED_FORMAT} header line")
+    out.sort(key=lambda t: (t[0], t[1]))
+    return out
+
+
+def _activity_stream(
+    items: list[tuple[float, int, Activity]], rank: int, until: float | None
+) -> Iterator[tuple[float, int, int, Activity]]:
+    for ts, line, act in items:
+        if until is None or ts <= until:
+            yield (ts, rank, line, act)
+
+
+# -- the audit ------------------------------------------------------------------------------
+
+
+def _jobs(options: AuditOptions, sources: Sequence[LogSource]) -> int:
+    if not options.verify_signatures:
+        return 1
+    jobs = options.jobs if options.jobs is not None else os.cpu_count() or 1
+    if jobs <= 1:
+        return 1
+    size = sum(s.path.stat().st_size for s in sources)
+    return jobs if size >= PARALLEL_MIN_BYTES else 1
+
+
+def audit(
+    inputs: Sequence[Path] | Inputs,
+    catalogue: Catalogue,
+    keyring: Keyring,
+    options: AuditOptions | None = None,
+) -> AuditResult:
+    """Audit message logs (and observed activities) against the catalogue's rules.
+
+    Args:
+        inputs: log files and directories (see :func:`nrrc.audit.sources.find_inputs`), or
+            inputs already found.
+        catalogue: the agreements (built-ins plus any extra files).
+        keyring: the only source of trust for signatures and log owners.
+        options: how to audit.
+
+    Returns:
+        Findings sorted by :meth:`Finding.sort_key`, per-rule counts, totals and the period.
+
+    Raises:
+        AuditError: no logs found, or an input cannot be used.
+        LogError: a log or observed log cannot be read at all.
+    """
+    options = options or AuditOptions()
+    found = inputs if isinstance(inputs, Inputs) else find_inputs(list(inputs), options.names)
+    sources = found.logs
+    observed = sorted({*found.observed, *options.observed}, key=str)
+    names = [s.name for s in sources] + [options.names.get(p, str(p)) for p in observed]
+    activities = [_read_activities(p, options.names.get(p, str(p))) for p in observed]
+    types = MessageTypes(catalogue)
+    engine = _Engine(catalogue, keyring, sources, names, options, bool(observed), types)
+    for s in sources:
+        if not keyring.for_centre(s.owner):
+            engine.collector.check_finding(
+                "INT013",
+                f"the keyring has no key of centre {s.owner}, the owner of this log: its "
+                "checkpoints and the envelopes it sent cannot be verified",
+                keys=(s.owner,),
+                parties=(s.owner,),
+                instants={"created": s.created},
+                evidence=(Evidence(s.name, 1, None, "header"),),
+            )
+    jobs = _jobs(options, sources)
+    pool = SignaturePool(keyring, jobs) if jobs > 1 else None
+    stats = StreamStats()
+    cache: dict[bytes, Any] = {}
+    try:
+        streams: list[Iterator[Any]] = [
+            stream_log(
+                s,
+                i,
+                keyring,
+                types,
+                cache,
+                check_signatures=options.verify_signatures,
+                pool=pool,
+                on_problem=engine.problem,
+                stats=stats,
+                until=options.until,
+            )
+            for i, s in enumerate(sources)
+        ]
+        streams += [
+            _activity_stream(a, len(sources) + j, engine.until) for j, a in enumerate(activities)
+        ]
+        for _ts, rank, line, item in merge(streams):
+            if isinstance(item, Record):
+                engine.record(item)
+            else:
+                engine.activity(item, rank, line)
+    finally:
+        if pool is not None:
+            pool.close()
+    start, end = engine.finish()
+    collector = engine.collector
+    for code in CHECKS:
+        collector.checked(code, stats.records)
+    findings = sorted(collector.findings, key=Finding.sort_key)
+    return AuditResult(
+        findings=tuple(findings),
+        summary=collector.summary(),
+        logs=tuple(names),
+        messages=stats.records,
+        verified=stats.verified,
+        period_start=start,
+        period_end=end,
+        measurements=tuple(
+            sorted(collector.measurements, key=lambda m: (m.at, m.code, m.message_id))
+        ),
+    )

@@ -1,0 +1,276 @@
+"""The timing semantics of the rule types, as pure functions exact to the second.
+
+All instants are compared in UTC. A rule is measured at receipt by default (the ``at`` of the
+recipient's ``received`` record: "the date of provision of notification shall be the date of
+receipt", New START Protocol Part Four §I), or at sending (the statement's signed ``sent_at``)
+where the rule says ``measured_at = "sending"``.
+
+Lead time (``lead_time``): the notice must be received no later than ``anchor − bound``.
+
+- A datetime anchor is used as is: received ≤ anchor − bound.
+- A date anchor with an hour, minute or second bound counts back from 00:00 UTC of that date:
+  received ≤ 00:00 UTC on the anchor date − bound (24 h before the planned launch date 2026-03-02
+  means by 2026-03-01 00:00:00 UTC).
+- A date anchor with a day bound compares UTC calendar dates: the UTC date of receipt ≤ anchor
+  date − N days, any time on that date (14 days before an exercise starting 2026-10-20 means
+  received on or before 2026-10-06, up to 23:59:59 UTC).
+
+Exactly at the bound is compliant; one second later is not.
+
+Lag (``lag``): received ≤ anchor + bound, with the same conventions (a date anchor with an hour
+bound counts from 00:00 UTC of the date; with a day bound, the UTC date of receipt ≤ anchor
+date + N days).
+
+Response (``response``): the answer must come no later than the trigger's receipt + bound
+(elapsed time; a day is 86,400 s in UTC).
+
+Span (``span``): a notice's window is at most ``bound`` long. Two dates with a day bound count
+inclusive days (end − start + 1 day ≤ N days); otherwise a date stands for its whole UTC day
+(start at 00:00, end at 24:00) and the elapsed length is compared.
+
+Window (``window``): a date window covers whole UTC days inclusive (start 00:00 to end 24:00,
+end exclusive); a datetime window covers [start, end] inclusive; ``window_length`` counts from
+the start (N days from a date start cover N calendar days).
+
+Margins are in whole seconds, negative when the rule is broken, rounded against the party: a
+shortfall of 0.4 s is reported as 1 s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from nrrc.timeutil import Duration, format_delta, format_instant, midnight_utc, to_utc
+
+__all__ = [
+    "Bounded",
+    "Interval",
+    "due_deadline",
+    "field_words",
+    "lag",
+    "lead_time",
+    "response",
+    "span",
+    "window",
+]
+
+DAY = 86400
+
+
+def field_words(name: str) -> str:
+    """``planned_launch_date`` -> ``planned launch date`` (for explanations)."""
+    return name.replace("_", " ")
+
+
+_floor = math.floor
+_ceil = math.ceil
+
+
+@dataclass(frozen=True, slots=True)
+class Bounded:
+    """A timed bound evaluated on one instant.
+
+    ``measured`` is the lead time obtained (lead_time) or the delay (lag, response), in whole
+    seconds; ``margin`` is negative by how much the rule is broken. ``deadline`` is the last
+    compliant instant (23:59:59 UTC of the last compliant date for calendar-day rules);
+    ``deadline_words`` says it for people; ``text`` is the explanation without the outcome.
+    """
+
+    ok: bool
+    measured: int
+    bound: int
+    margin: int
+    deadline: datetime
+    deadline_words: str
+    text: str
+
+
+def _anchor_words(field: str, value: date) -> str:
+    if isinstance(value, datetime):
+        return f"the {field_words(field)} {format_instant(value)}"
+    return f"00:00 UTC on the {field_words(field)} {value.isoformat()}"
+
+
+def lead_time(at: datetime, anchor: date, bound: Duration, field: str, verb: str) -> Bounded:
+    """Evaluate ``at`` (receipt or sending, ``verb`` says which) against ``anchor − bound``."""
+    at = to_utc(at)
+    need = bound.words()
+    if isinstance(anchor, datetime) or not bound.is_days:
+        ref = to_utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
+        last = ref - bound.delta
+        exact = (ref - at).total_seconds()
+        ok = at <= last
+        measured = _floor(exact)
+        margin = _floor(exact - bound.seconds)
+        lead = f"{format_delta(exact)} before" if exact >= 0 else f"{format_delta(exact)} after"
+        text = (
+            f"{verb} {format_instant(at)}, {lead} {_anchor_words(field, anchor)}; "
+            f"the rule requires at least {need}"
+        )
+        if not ok:
+            text += f"; short by {format_delta(-margin)}"
+        return Bounded(
+            ok,
+            measured,
+            bound.seconds,
+            margin,
+            last,
+            f"{format_instant(last)} at the latest",
+            text,
+        )
+    day = at.date()
+    last_day = anchor - timedelta(days=bound.amount)
+    days = (anchor - day).days
+    ok = day <= last_day
+    margin_days = days - bound.amount
+    text = (
+        f"{verb} {format_instant(at)} (UTC date {day.isoformat()}), {_days(days)} before the "
+        f"{field_words(field)} {anchor.isoformat()}; the rule requires {verb} on or before "
+        f"{last_day.isoformat()} (at least {need} before)"
+    )
+    if not ok:
+        text += f"; {_days(-margin_days)} late"
+    return Bounded(
+        ok,
+        days * DAY,
+        bound.seconds,
+        margin_days * DAY,
+        midnight_utc(last_day) + timedelta(seconds=DAY - 1),
+        f"by the end of {last_day.isoformat()} (UTC)",
+        text,
+    )
+
+
+def lag(at: datetime, anchor: date, bound: Duration, field: str, verb: str) -> Bounded:
+    """Evaluate ``at`` against ``anchor + bound`` (a report due after an event)."""
+    at = to_utc(at)
+    need = bound.words()
+    if isinstance(anchor, datetime) or not bound.is_days:
+        ref = to_utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
+        last = ref + bound.delta
+        exact = (at - ref).total_seconds()
+        ok = at <= last
+        delay = f"{format_delta(exact)} after" if exact >= 0 else f"{format_delta(exact)} before"
+        text = (
+            f"{verb} {format_instant(at)}, {delay} {_anchor_words(field, anchor)}; "
+            f"the rule allows at most {need}"
+        )
+        margin = _floor(bound.seconds - exact)
+        if not ok:
+            text += f"; late by {format_delta(-margin)}"
+        return Bounded(
+            ok,
+            _ceil(exact),
+            bound.seconds,
+            margin,
+            last,
+            f"{format_instant(last)} at the latest",
+            text,
+        )
+    day = at.date()
+    last_day = anchor + timedelta(days=bound.amount)
+    days = (day - anchor).days
+    ok = day <= last_day
+    margin_days = bound.amount - days
+    text = (
+        f"{verb} {format_instant(at)} (UTC date {day.isoformat()}), {_days(days)} after the "
+        f"{field_words(field)} {anchor.isoformat()}; the rule requires {verb} on or before "
+        f"{last_day.isoformat()} (at most {need} after)"
+    )
+    if not ok:
+        text += f"; {_days(-margin_days)} late"
+    return Bounded(
+        ok,
+        days * DAY,
+        bound.seconds,
+        margin_days * DAY,
+        midnight_utc(last_day) + timedelta(seconds=DAY - 1),
+        f"by the end of {last_day.isoformat()} (UTC)",
+        text,
+    )
+
+
+def response(start: datetime, at: datetime, bound: Duration) -> tuple[bool, int, int]:
+    """``(ok, delay, margin)`` of an answer at ``at`` to a trigger received at ``start``."""
+    exact = (to_utc(at) - to_utc(start)).total_seconds()
+    return exact <= bound.seconds, _ceil(exact), _floor(bound.seconds - exact)
+
+
+def _days(n: int) -> str:
+    return f"{n} day{'' if abs(n) == 1 else 's'}"
+
+
+def span(start: date, end: date, bound: Duration) -> tuple[bool, int, str]:
+    """``(ok, length in seconds, words)`` of a notice window from ``start`` to ``end``."""
+    if not isinstance(start, datetime) and not isinstance(end, datetime) and bound.is_days:
+        days = (end - start).days + 1
+        words = (
+            f"the window {start.isoformat()} to {end.isoformat()} spans {_days(days)} "
+            f"(both dates included)"
+        )
+        return days <= bound.amount, days * DAY, words
+    lo = to_utc(start) if isinstance(start, datetime) else midnight_utc(start)
+    hi = to_utc(end) if isinstance(end, datetime) else midnight_utc(end) + timedelta(days=1)
+    length = (hi - lo).total_seconds()
+    words = f"the window {format_instant(lo)} to {format_instant(hi)} lasts {format_delta(length)}"
+    return length <= bound.seconds, _ceil(length), words
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A notified window as instants: ``lo <= t`` and ``t <= hi`` (or ``t < hi``)."""
+
+    lo: datetime
+    hi: datetime
+    hi_inclusive: bool
+
+    def covers(self, t: datetime) -> bool:
+        """Whether instant ``t`` is inside the window."""
+        if t < self.lo:
+            return False
+        return t <= self.hi if self.hi_inclusive else t < self.hi
+
+    def words(self) -> str:
+        """``2026-03-02 00:00:00 UTC to 2026-03-03 00:00:00 UTC (exclusive)``."""
+        end = "" if self.hi_inclusive else " (exclusive)"
+        return f"{format_instant(self.lo)} to {format_instant(self.hi)}{end}"
+
+
+def window(start: Any, end: Any = None, length: Duration | None = None) -> Interval | None:
+    """The window a notice gives, or None when its start is missing."""
+    if not isinstance(start, date):
+        return None
+    if isinstance(start, datetime):
+        lo = to_utc(start)
+        if isinstance(end, datetime):
+            return Interval(lo, to_utc(end), True)
+        if isinstance(end, date):
+            return Interval(lo, midnight_utc(end) + timedelta(days=1), False)
+        if length is not None:
+            return Interval(lo, lo + length.delta, True)
+        return Interval(lo, lo, True)
+    lo = midnight_utc(start)
+    if isinstance(end, datetime):
+        return Interval(lo, to_utc(end), True)
+    if isinstance(end, date):
+        return Interval(lo, midnight_utc(end) + timedelta(days=1), False)
+    if length is not None:
+        if length.is_days:
+            return Interval(lo, lo + timedelta(days=length.amount), False)
+        return Interval(lo, lo + length.delta, True)
+    return Interval(lo, lo + timedelta(days=1), False)
+
+
+def due_deadline(year: int, month: int, day: int) -> datetime:
+    """The first instant after a ``due`` date: 00:00 UTC on the day after ``year-month-day``.
+
+    29 February in a non-leap year is due by the end of 28 February.
+    """
+    try:
+        due = date(year, month, day)
+    except ValueError:
+        due = date(year, month, 28)
+    return datetime.combine(due + timedelta(days=1), datetime.min.time(), tzinfo=UTC)

@@ -1,0 +1,385 @@
+"""Stream each log's records, verified, and merge the streams in time order.
+
+Each log is read by :func:`nrrc.verify.scan_log` (hash chain, numbering, checkpoints, envelopes)
+in constant memory. Envelopes are opened through a cache keyed by their exact bytes, so a message
+that appears in the sender's and the recipient's log is decoded and verified once. Signatures are
+checked in-process (``jobs=1``) or by a pool of worker processes (``jobs>1``): the main process
+decodes and sends envelopes in batches, keeps a bounded look-ahead per log while their verdicts
+come back, and yields records in file order. :func:`merge` then interleaves the logs by instant
+(each log is in its owner's time order), so the audit sees every record once, in time order.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from nrrc.audit.sources import LogSource
+from nrrc.envelope import PAYLOAD_TYPE, Opened, Verifier, pae
+from nrrc.errors import BadSignature, EnvelopeError
+from nrrc.keys import Keyring
+from nrrc.messages import MessageTypes
+from nrrc.timeutil import format_delta, format_instant, to_utc
+from nrrc.verify import LogEntry, LogProblem, scan_log
+
+__all__ = ["Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
+
+CACHE_SIZE = 16384
+"""Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
+BATCH = 256
+"""Envelopes per batch sent to a verification worker."""
+LOOKAHEAD = 4096
+"""Records read ahead of the audit per log while signatures are checked elsewhere."""
+
+_OK, _BAD, _UNCHECKED = 1, 2, 0
+_CHAIN = frozenset({"deleted", "inserted", "reordered", "edited"})
+"""verify problems that break the chain at a line: records there are not trusted."""
+
+
+class Record:
+    """One sent, received or rejected record, with its envelope opened (or refused)."""
+
+    __slots__ = ("at", "direction", "envelope", "error", "file", "line", "opened", "owner", "ts")
+
+    def __init__(
+        self,
+        ts: float,
+        at: datetime,
+        file: int,
+        line: int,
+        owner: str,
+        direction: str,
+        opened: Opened | None,
+        error: EnvelopeError | None,
+        envelope: bytes | None,
+    ) -> None:
+        self.ts = ts
+        self.at = at
+        self.file = file
+        self.line = line
+        self.owner = owner
+        self.direction = direction
+        self.opened = opened
+        self.error = error
+        self.envelope = envelope
+        """The envelope's bytes, kept only when it was refused (to name it in reports)."""
+
+
+class StreamStats:
+    """Counts kept while streaming (for the result's totals)."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.verified = 0
+
+
+# -- signature verification in worker processes ---------------------------------------------
+
+_worker_keys: dict[str, Ed25519PublicKey] = {}
+
+
+def _init_worker(keys: list[tuple[str, bytes]]) -> None:
+    _worker_keys.clear()
+    for key_id, public in keys:
+        _worker_keys[key_id] = Ed25519PublicKey.from_public_bytes(public)
+
+
+_env_decoder = msgspec.json.Decoder()
+
+
+def _verdict(envelope: bytes) -> int:
+    """1 the signature verifies, 2 it does not, 0 it cannot be checked (malformed, unknown key)."""
+    try:
+        env = _env_decoder.decode(envelope)
+        payload = base64.b64decode(env["payload"], validate=True)
+        sig_entry = env["signatures"][0]
+        sig = base64.b64decode(sig_entry["sig"], validate=True)
+        key = _worker_keys.get(sig_entry["keyid"])
+    except (msgspec.DecodeError, binascii.Error, ValueError, KeyError, IndexError, TypeError):
+        return _UNCHECKED
+    if key is None or env.get("payloadType") != PAYLOAD_TYPE:
+        return _UNCHECKED
+    if len(sig) != 64:
+        return _BAD
+    try:
+        key.verify(sig, pae(PAYLOAD_TYPE, payload))
+    except InvalidSignature:
+        return _BAD
+    return _OK
+
+
+def _verify_batch(envelopes: list[bytes]) -> bytes:
+    return bytes(_verdict(e) for e in envelopes)
+
+
+class _Batch:
+    __slots__ = ("envelopes", "result", "verdicts")
+
+    def __init__(self) -> None:
+        self.envelopes: list[bytes] = []
+        self.result: AsyncResult[bytes] | None = None
+        self.verdicts: bytes | None = None
+
+
+class _Ticket:
+    """A place in a batch; its verdict arrives when the batch comes back."""
+
+    __slots__ = ("batch", "index", "pool")
+
+    def __init__(self, pool: SignaturePool, batch: _Batch, index: int) -> None:
+        self.pool = pool
+        self.batch = batch
+        self.index = index
+
+    def ready(self) -> bool:
+        b = self.batch
+        return b.verdicts is not None or (b.result is not None and b.result.ready())
+
+    def verdict(self) -> int:
+        b = self.batch
+        if b.verdicts is None:
+            if b.result is None:
+                self.pool.submit()
+            assert b.result is not None
+            b.verdicts = b.result.get()
+            b.envelopes = []
+        return b.verdicts[self.index]
+
+
+class SignaturePool:
+    """Worker processes that check Ed25519 signatures of envelopes, in batches."""
+
+    def __init__(self, keyring: Keyring, jobs: int) -> None:
+        keys = [(e.key_id, e.public_key) for e in keyring]
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self._pool: Pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(keys,))
+        self._current = _Batch()
+
+    def request(self, envelope: bytes) -> _Ticket:
+        """Queue an envelope; its verdict comes with its batch."""
+        batch = self._current
+        batch.envelopes.append(envelope)
+        ticket = _Ticket(self, batch, len(batch.envelopes) - 1)
+        if len(batch.envelopes) >= BATCH:
+            self.submit()
+        return ticket
+
+    def submit(self) -> None:
+        """Send the current batch to the workers now."""
+        batch = self._current
+        if batch.envelopes:
+            batch.result = self._pool.apply_async(_verify_batch, (batch.envelopes,))
+            self._current = _Batch()
+
+    def close(self) -> None:
+        """Stop the workers."""
+        self._pool.terminate()
+        self._pool.join()
+
+
+# -- opening envelopes once -------------------------------------------------------------------
+
+
+class _Opening:
+    """What opening one envelope's bytes gave."""
+
+    __slots__ = ("error", "opened", "ticket")
+
+    def __init__(
+        self, opened: Opened | None, error: EnvelopeError | None, ticket: _Ticket | None
+    ) -> None:
+        self.opened = opened
+        self.error = error
+        self.ticket = ticket
+
+
+class _CachingVerifier(Verifier):
+    """``Verifier.open`` remembered by envelope bytes; with a pool, signatures are left to it.
+
+    :func:`scan_log` calls :meth:`open` once per sent/received record just before it yields the
+    record, so :attr:`last` is what opening that record gave.
+    """
+
+    def __init__(
+        self,
+        keyring: Keyring,
+        types: MessageTypes,
+        cache: dict[bytes, _Opening],
+        pool: SignaturePool | None,
+    ) -> None:
+        super().__init__(keyring, types)
+        self.cache = cache
+        self.pool = pool
+        self.last: _Opening | None = None
+
+    def open(self, envelope: bytes, *, check_signature: bool = True) -> Opened:
+        found = self.cache.get(envelope)
+        if found is None:
+            inline = check_signature and self.pool is None
+            try:
+                opened: Opened | None = super().open(envelope, check_signature=inline)
+                error = None
+            except EnvelopeError as exc:
+                opened, error = None, exc
+            ticket = self.pool.request(envelope) if check_signature and self.pool else None
+            found = _Opening(opened, error, ticket)
+            cache = self.cache
+            cache[envelope] = found
+            if len(cache) > CACHE_SIZE:
+                del cache[next(iter(cache))]
+        self.last = found
+        if found.error is not None:
+            raise found.error.with_traceback(None)
+        assert found.opened is not None
+        return found.opened
+
+
+def _bad_signature(verifier: Verifier, envelope: bytes) -> BadSignature:
+    try:
+        key_id = _env_decoder.decode(envelope)["signatures"][0]["keyid"]
+    except (msgspec.DecodeError, KeyError, IndexError, TypeError):
+        key_id = "?"
+    entry = verifier.keyring.get(key_id)
+    owner = entry.centre if entry else "?"
+    return BadSignature(f"the signature does not verify with key {key_id} of {owner}")
+
+
+# -- one log's records ------------------------------------------------------------------------
+
+
+Item = tuple[float, int, int, Record]
+
+
+def stream_log(
+    source: LogSource,
+    rank: int,
+    keyring: Keyring,
+    types: MessageTypes,
+    cache: dict[bytes, _Opening],
+    *,
+    check_signatures: bool,
+    pool: SignaturePool | None,
+    on_problem: Callable[[LogProblem, Record | None], None],
+    stats: StreamStats,
+    until: datetime | None = None,
+) -> Iterator[Item]:
+    """Yield ``(ts, rank, line, record)`` for each record of one log, in file order.
+
+    Problems are passed to ``on_problem`` as they are found, with the record they belong to
+    (for refused envelopes and records in the wrong log) or None (for lines that are not
+    records). Records after ``until`` are checked for integrity but not yielded.
+    """
+    verifier = _CachingVerifier(keyring, types, cache, pool)
+    limit = until.timestamp() if until is not None else None
+    held: list[LogProblem] = []
+    ahead: deque[tuple[Record, list[LogProblem], _Ticket | None]] = deque()
+    last_ts: float | None = None
+    name = str(source.path)
+
+    def finish(record: Record, problems: list[LogProblem], ticket: _Ticket | None) -> None:
+        if ticket is not None and ticket.verdict() == _BAD:
+            raw = record.opened.envelope if record.opened is not None else record.envelope
+            record.envelope = raw
+            record.error = _bad_signature(verifier, raw or b"")
+            record.opened = None
+            message = f"{record.direction} envelope refused: {record.error}"
+            problems = [LogProblem(name, record.line, "bad-envelope", message)]
+        if problems and record.opened is not None:
+            # A record in the wrong log is not evidence of anything.
+            record.envelope = record.opened.envelope
+            record.opened = None
+        if record.opened is not None:
+            stats.verified += 1
+        for p in problems:
+            on_problem(p, record)
+
+    chain: set[int] = set()
+
+    def distrust(record: Record) -> None:
+        # The chain breaks at this record: its content (instant included) is not attested.
+        if record.opened is not None:
+            record.envelope = record.opened.envelope
+            record.opened = None
+
+    def drain(force: bool) -> Iterator[Item]:
+        # Keep the newest record back: an edit shows only at the line after it.
+        while len(ahead) > (0 if force else 1):
+            ticket = ahead[0][2]
+            if not force and not (len(ahead) > LOOKAHEAD or ticket is None or ticket.ready()):
+                return
+            r, ps, t = ahead.popleft()
+            finish(r, ps, t)
+            if limit is None or r.ts <= limit:
+                yield (r.ts, rank, r.line, r)
+
+    for item in scan_log(source.path, verifier, check_signatures=check_signatures):
+        if isinstance(item, LogProblem):
+            if item.code in ("bad-envelope", "wrong-owner"):
+                held.append(item)
+                continue
+            if item.code in _CHAIN:
+                chain.add(item.line)
+                if item.code == "edited":
+                    chain.add(item.line - 1)
+                if ahead and ahead[-1][0].line in chain:
+                    distrust(ahead[-1][0])
+            on_problem(item, None)
+            continue
+        entry: LogEntry = item
+        rec = entry.record
+        at = to_utc(rec.at)
+        ts = at.timestamp()
+        stats.records += 1
+        ticket = None
+        if rec.direction != "rejected":
+            opening = verifier.last
+            ticket = opening.ticket if opening is not None else None
+        record = Record(
+            ts,
+            at,
+            rank,
+            entry.line,
+            entry.owner,
+            rec.direction,
+            entry.opened,
+            entry.error,
+            rec.envelope_bytes() if entry.opened is None else None,
+        )
+        if entry.line in chain:
+            distrust(record)
+        problems = [p for p in held if p.line == entry.line]
+        held = [p for p in held if p.line != entry.line]
+        if last_ts is not None and ts < last_ts:
+            on_problem(
+                LogProblem(
+                    name,
+                    entry.line,
+                    "time-backwards",
+                    f"at {format_instant(at)} is {format_delta(last_ts - ts)} before the "
+                    "previous record's at",
+                ),
+                None,
+            )
+        last_ts = ts if last_ts is None else max(last_ts, ts)
+        ahead.append((record, problems, ticket))
+        yield from drain(False)
+    for p in held:
+        on_problem(p, None)
+    yield from drain(True)
+
+
+def merge(streams: Iterable[Iterator[Any]]) -> Iterator[Any]:
+    """Interleave time-ordered streams of ``(ts, rank, line, item)`` by instant, then rank, line."""
+    return heapq.merge(*streams)

@@ -1,0 +1,169 @@
+"""Window rules: every observed activity must fall inside the window of an earlier notice.
+
+An observed activity (``--observed``, :mod:`nrrc.observed`) is checked against a window rule when
+its ``activity`` name is the rule's ``activity`` and the rule's ``applies_if`` holds for its
+attributes (plus ``party``, ``at`` and ``activity``). It is covered when a notice of the rule's
+kind from the same party was provided (received, by default) strictly before the activity's
+instant and its window (``window_start`` to ``window_end``, or ``window_start`` plus
+``window_length``; see :mod:`nrrc.audit.semantics`) contains that instant; and, when both the
+notice (``area_field``) and the activity (``location``) give one, its area contains the
+activity's location. An activity with no covering notice is a violation.
+
+Activities are merged with the messages in time order, so a notice is forgotten once its window
+has ended: memory holds only windows still open.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from nrrc.audit import semantics
+from nrrc.audit.collector import Collector
+from nrrc.audit.events import Provision, kind_words, payload_values, short_id
+from nrrc.audit.findings import Evidence
+from nrrc.audit.geo import contains
+from nrrc.catalogue import Rule, RuleType
+from nrrc.observed import Activity
+from nrrc.timeutil import format_instant, to_utc
+
+__all__ = ["WindowChecks"]
+
+
+@dataclass(slots=True)
+class _Notice:
+    provided: datetime
+    window: semantics.Interval
+    area: Any
+    message_id: str
+    evidence: tuple[Evidence, ...]
+
+
+class WindowChecks:
+    """Open notice windows per (rule, party), checked against observed activities."""
+
+    def __init__(self, rules: list[Rule], collector: Collector) -> None:
+        self.collector = collector
+        self.by_kind: dict[str, list[Rule]] = defaultdict(list)
+        self.by_activity: dict[str, list[Rule]] = defaultdict(list)
+        for r in rules:
+            if r.type is RuleType.WINDOW and r.kind and r.activity:
+                self.by_kind[r.kind].append(r)
+                self.by_activity[r.activity].append(r)
+        self.notices: dict[tuple[str, str], list[_Notice]] = {}
+
+    def kinds(self) -> set[str]:
+        """Kinds whose windows are remembered."""
+        return set(self.by_kind)
+
+    def on_provision(self, prov: Provision, values: dict[str, Any] | None) -> None:
+        """Remember the window of a notice, once per message, from the instant it was provided."""
+        if not prov.first:
+            return
+        rules = self.by_kind.get(prov.statement.kind)
+        if not rules:
+            return
+        st = prov.statement
+        values = values if values is not None else payload_values(st)
+        for rule in rules:
+            at = prov.instant(rule)
+            if at is None:
+                continue
+            window = semantics.window(
+                values.get(rule.window_start or ""),
+                values.get(rule.window_end or "") if rule.window_end else None,
+                rule.window_length,
+            )
+            if window is None:
+                continue
+            area = values.get(rule.area_field) if rule.area_field else None
+            self.notices.setdefault((rule.code, st.sender), []).append(
+                _Notice(at, window, area, st.id, prov.evidence)
+            )
+
+    def sweep(self, now: datetime) -> None:
+        """Forget windows that ended before ``now``: activities come in time order, so no later
+        activity can fall inside them."""
+        for key in list(self.notices):
+            live = [n for n in self.notices[key] if n.window.covers(now) or n.window.lo > now]
+            if live:
+                self.notices[key] = live
+            else:
+                del self.notices[key]
+
+    def on_activity(self, activity: Activity, evidence: Evidence, in_scope: Any) -> None:
+        """Check an activity against every window rule for it; ``in_scope(agreement, party)``
+        says whether the logs could show that party's notices."""
+        rules = self.by_activity.get(activity.activity)
+        if not rules:
+            return
+        values = activity.values()
+        at = to_utc(activity.at)
+        for rule in rules:
+            if rule.applies_if and not rule.applies_if.holds(values):
+                continue
+            if not in_scope(rule.agreement, activity.party):
+                continue
+            self._check(rule, activity, at, evidence)
+
+    def _check(self, rule: Rule, activity: Activity, at: datetime, evidence: Evidence) -> None:
+        key = (rule.code, activity.party)
+        notices = self.notices.get(key, [])
+        # Windows that ended before this activity cannot cover any later one either.
+        live = [n for n in notices if n.window.covers(at) or n.window.lo > at]
+        if len(live) != len(notices):
+            self.notices[key] = live
+        in_time = [n for n in live if n.provided < at and n.window.covers(at)]
+        if not in_time:
+            self._uncovered(rule, activity, at, evidence, None)
+            return
+        if activity.location is None or not rule.area_field:
+            self.collector.passed(rule.code)
+            return
+        for n in in_time:
+            inside = contains(n.area, activity.location) if n.area is not None else None
+            if inside is None or inside:
+                self.collector.passed(rule.code)
+                return
+        self._uncovered(rule, activity, at, evidence, in_time[0])
+
+    def _uncovered(
+        self,
+        rule: Rule,
+        activity: Activity,
+        at: datetime,
+        evidence: Evidence,
+        wrong_area: _Notice | None,
+    ) -> None:
+        what = kind_words(rule.kind or "")
+        head = f"{activity.party} {activity.activity} observed {format_instant(at)} ({activity.id})"
+        if wrong_area is not None:
+            loc = activity.location
+            assert loc is not None
+            text = (
+                f"{head}: the {what} {short_id(wrong_area.message_id)} covers the time "
+                f"({wrong_area.window.words()}) but its "
+                f"{semantics.field_words(rule.area_field or '')} "
+                f"does not contain the location {loc.lat:.4f}, {loc.lon:.4f}"
+            )
+            ids: tuple[str, ...] = (wrong_area.message_id,)
+            ev = (evidence, *wrong_area.evidence)
+        else:
+            text = (
+                f"{head}: no {what} from {activity.party} provided before it has a window "
+                f"containing {format_instant(at)}"
+            )
+            ids = ()
+            ev = (evidence,)
+        self.collector.rule_finding(
+            rule,
+            self.collector.rule_outcome(rule, True),
+            text,
+            keys=(activity.id, activity.party),
+            parties=(activity.party,),
+            message_ids=ids,
+            instants={"activity": at},
+            evidence=ev,
+        )
