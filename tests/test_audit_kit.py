@@ -142,7 +142,7 @@ class Exchange:
         centres: tuple[str, ...] | None = None,
         created: datetime = START,
     ) -> list[Path]:
-        """Write the logs (and ``observed.jsonl`` when activities were recorded)."""
+        """Write the logs (and ``observed.jsonl`` when activities were recorded, last)."""
         directory.mkdir(parents=True, exist_ok=True)
         paths = []
         for centre in sorted(centres or tuple(self.records)):
@@ -161,6 +161,7 @@ class Exchange:
             for a in sorted(self.activities, key=lambda a: a.at):
                 ow.write(a)
             ow.close()
+            paths.append(directory / "observed.jsonl")
         return paths
 
 

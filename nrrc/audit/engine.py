@@ -202,6 +202,8 @@ class _Engine:
             if k.agreement in need_seen and not catalogue.agreements[k.agreement].parties
         }
         self.seen: dict[str, set[str]] = {}
+        self.active: set[str] = set()
+        """Kinds of the messages provided (agreements in use)."""
         self.pending: dict[str, _Sent] = {}
         self.regime: dict[str, _Regime] = {}
         self.unsent: dict[str, list[_Receipt]] = {}
@@ -258,6 +260,7 @@ class _Engine:
     ) -> None:
         st = opened.statement
         kind = st.kind
+        self.active.add(kind)
         agreement = self.seen_kinds.get(kind)
         if agreement is not None:
             seen = self.seen.setdefault(agreement, set())
@@ -576,7 +579,10 @@ class _Engine:
         self._regime_leftovers(end)
         self._unsent_leftovers()
         self.responses.finish(end)
-        self.yearly.finish(start, end, self.parties)
+        in_use = {
+            self.catalogue.kinds[k].agreement for k in self.active if k in self.catalogue.kinds
+        }
+        self.yearly.finish(start, end, self.parties, in_use)
         self._unknown_key_findings()
         return start, end
 

@@ -9,13 +9,15 @@ period touches.
 
 Quota: more than ``max`` notices in a year is a violation as soon as it happens; fewer than
 ``min`` is a violation only when the audited period covers the whole year (from 1 January
-00:00:00 to 31 December 23:59:59 UTC), and open otherwise.
+00:00:00 to 31 December 23:59:59 UTC), and open otherwise. Open findings are reported only for
+agreements with at least one message in the logs: an open yearly obligation under an agreement
+the logs never use says nothing (a violation over a whole year is always reported).
 
 Periodic: each year, a notice received on or before the due date of that year (its UTC calendar
 date, any time that day). The first notice of the year decides: on time, or late by how much
 after the end of the due date. No notice: a violation when the due date lies inside the audited
-period, open when it lies after its end; a year whose due date lies before the logs begin is not
-checked.
+period, open when it lies after its end (reported only for agreements with messages in the
+logs, as for quotas); a year whose due date lies before the logs begin is not checked.
 """
 
 from __future__ import annotations
@@ -108,8 +110,11 @@ class YearlyChecks:
         period_start: datetime,
         period_end: datetime,
         parties: Callable[[str], list[str]],
+        active: set[str],
     ) -> None:
-        """Judge every (rule, party, year) the audited period touches."""
+        """Judge every (rule, party, year) the audited period touches. Open findings are kept
+        only for agreements in ``active`` (with traffic in the logs)."""
+        self.active = active
         years = range(period_start.year, period_end.year + 1)
         for rule in self.rules:
             for party in parties(rule.agreement):
@@ -147,6 +152,8 @@ class YearlyChecks:
             return
         if rule.min_count is not None and n < rule.min_count:
             whole = start <= year_start and end >= year_last
+            if not whole and rule.agreement not in self.active:
+                return
             outcome = self.collector.rule_outcome(rule, whole)
             coverage = (
                 ""
@@ -203,6 +210,8 @@ class YearlyChecks:
         if last_ok < start:
             return
         broken = last_ok <= end
+        if not broken and rule.agreement not in self.active:
+            return
         where = (
             "inside the audited period"
             if broken

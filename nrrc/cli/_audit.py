@@ -191,6 +191,8 @@ def audit_command(
                     stdin_path = _stdin_log()
                     names[stdin_path] = "<stdin>"
                     paths.append(stdin_path)
+            elif not Path(item).exists():
+                fail(f"{item}: no such file or directory")
             else:
                 paths.append(Path(item))
         cat = catalogue(agreements)
