@@ -626,4 +626,5 @@ def _plan_data(plan: Plan) -> dict[str, Any]:
         "in_reply_to": plan.in_reply_to.id if plan.in_reply_to else None,
         "profile_late": plan.late,
         "send_at": plan.send_at,
+        "payload": plan.payload,
     }

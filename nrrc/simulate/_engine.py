@@ -40,6 +40,8 @@ __all__ = ["RunResult", "run_scenario", "scenario_keys"]
 
 SUMMARY_FORMAT = "nrrc-simulation/1"
 _KEYS_FROM = timedelta(days=30)
+_CLOSE_EARLY = timedelta(seconds=1)
+"""Logs close one second before the end, so the audited period stays inside the run."""
 _EXPECT = {
     "forged": ("forged-envelope", "unknown-key"),
     "tampered": ("tampered-envelope", "bad-signature"),
@@ -315,13 +317,14 @@ class _Run:
 
     def finish(self) -> RunResult:
         s = self.s
-        ends = {cid: self.local(cid, s.end) for cid in s.centre_ids}
+        ends = {cid: self.local(cid, s.end) - _CLOSE_EARLY for cid in s.centre_ids}
         bound: dict[str, set[str]] = {cid: set() for cid in s.centre_ids}
         for b in s.bindings:
             if b.active(s.start) or b.active(s.end - timedelta(microseconds=1)):
                 for p in b.parties:
                     bound[p].add(b.agreement)
-        self.ledger.finish(ends, bound)
+        period = (min(self.local(c, s.start) for c in s.centre_ids), max(ends.values()))
+        self.ledger.finish(ends, bound, period)
         faults = sorted(
             self.ledger.faults, key=lambda f: (f.at, f.fault, f.party, f.message_id or "")
         )
@@ -402,7 +405,10 @@ class _Run:
             "suspended": suspended,
             "rules": rules,
             "files": files,
-            "audit": "nrrc audit --keyring keyring.json --observed observed.jsonl logs/",
+            "audit": (
+                "nrrc audit --keyring keyring.json --observed observed.jsonl "
+                f"--select {','.join([*in_force, 'integrity', 'reconciliation'])} logs/"
+            ),
             "messages": {
                 "sent": sum(self.sent_kinds.values()),
                 "by_kind": dict(sorted(self.sent_kinds.items())),

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from nrrc.catalogue import FieldType, Rule
+import msgspec
+
+from nrrc.catalogue import FieldType, Rule, RuleType
 from nrrc.centre import ACK_KIND, Event, PlannedActivity, RuleBook
 from nrrc.observed import Fault
 from nrrc.timeutil import format_delta, format_instant, midnight_utc
@@ -47,6 +49,7 @@ class SentFact:
     activity: str | None = None
     in_reply_to: str | None = None
     profile_late: bool = False
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -101,6 +104,14 @@ class RunMetrics:
             "late_notices": self.late_notices,
             "faults": self.faults,
         }
+
+
+def _values(payload: Any) -> dict[str, Any]:
+    """A notice's payload fields (JSON types) for rule conditions."""
+    if not isinstance(payload, bytes | str):
+        return {}
+    decoded = msgspec.json.decode(payload)
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def _quantile(values: list[float], q: float) -> float | None:
@@ -205,6 +216,7 @@ class Ledger:
             activity=data.get("activity"),
             in_reply_to=data.get("in_reply_to"),
             profile_late=bool(data.get("profile_late")),
+            values=_values(data.get("payload")),
         )
         self.sent[fact.id] = fact
         self.metrics.messages_sent += 1
@@ -230,18 +242,25 @@ class Ledger:
         n = len(self.faults) + 1
         self.faults.append(Fault(id=f"f-{n}", fault=fault, party=party, at=at, **kw))
 
-    def finish(self, end: dict[str, datetime], bound_agreements: dict[str, set[str]]) -> None:
+    def finish(
+        self,
+        end: dict[str, datetime],
+        bound_agreements: dict[str, set[str]],
+        period: tuple[datetime, datetime],
+    ) -> None:
         """Derive every expected finding.
 
         Args:
             end: each centre's local end of the run (its log's closing instant).
             bound_agreements: centre -> agreements in force for it during the run.
+            period: the audited period (first log's creation to last log's close).
         """
         for fact in sorted(self.sent.values(), key=lambda f: (f.sent_at, f.id)):
             self._check_delivery(fact, end)
             self._check_deadlines(fact)
             self._check_responses(fact, end)
         self._check_windows(bound_agreements)
+        self._check_yearly(bound_agreements, period)
         self.metrics.faults = len(self.faults)
 
     def _check_delivery(self, fact: SentFact, end: dict[str, datetime]) -> None:
@@ -277,8 +296,8 @@ class Ledger:
     def _check_deadlines(self, fact: SentFact) -> None:
         for code, first_late in sorted(fact.deadlines.items()):
             rule = self.book.catalogue.rule(code)
-            if rule is None or rule.type.value == "response":
-                continue
+            if rule is None or rule.type not in (RuleType.LEAD_TIME, RuleType.LAG):
+                continue  # responses and calendar-year rules are checked elsewhere
             for r in fact.recipients:
                 at = self.receipts.get((fact.id, r))
                 if at is None or at < first_late:
@@ -316,6 +335,10 @@ class Ledger:
                 answer_id = index.get((fact.id, r))
                 answered = self.receipts.get((answer_id, fact.sender)) if answer_id else None
                 what = "acknowledgement" if rule.response == ACK_KIND else "reply"
+                if answered is not None and answered < received - SKEW_TOLERANCE:
+                    # Logged as received before the question was, beyond the clock-skew
+                    # tolerance: the clocks disagree too much for it to count as the answer.
+                    answered = None
                 if answered is None:
                     if deadline >= end[fact.sender]:
                         continue  # open at the end of the logs, not a violation
@@ -426,3 +449,95 @@ class Ledger:
                 self.metrics.launches_late += late
                 self.metrics.launches_missing += missing
                 self.metrics.launches_late_or_missing += late or missing
+
+    # -- calendar years ------------------------------------------------------------------
+
+    def _first_receipts(self, kind: str) -> dict[str, list[tuple[datetime, SentFact]]]:
+        """Sender -> (first receipt anywhere, message) of every message of ``kind``."""
+        out: dict[str, list[tuple[datetime, SentFact]]] = defaultdict(list)
+        for fact in self.sent.values():
+            if fact.kind != kind:
+                continue
+            times = [
+                self.receipts[(fact.id, r)]
+                for r in fact.recipients
+                if (fact.id, r) in self.receipts
+            ]
+            if times:
+                out[fact.sender].append((min(times), fact))
+        return out
+
+    def _parties(self, agreement: str, bound: dict[str, set[str]]) -> list[str]:
+        parties = sorted(c for c, agreements in bound.items() if agreement in agreements)
+        declared = self.book.catalogue.agreements[agreement].parties
+        return [p for p in parties if p in declared] if declared else parties
+
+    def _check_yearly(self, bound: dict[str, set[str]], period: tuple[datetime, datetime]) -> None:
+        lo, hi = period
+        agreements = sorted({a for agreements in bound.values() for a in agreements})
+        for agreement in agreements:
+            parties = self._parties(agreement, bound)
+            for rule in self.book.periodic.get(agreement, []):
+                self._periodic(rule, parties, lo, hi)
+            for rule in self.book.quota.get(agreement, []):
+                self._quota(rule, parties, lo, hi)
+
+    def _periodic(self, rule: Rule, parties: list[str], lo: datetime, hi: datetime) -> None:
+        assert rule.kind is not None and rule.due_month is not None and rule.due_day is not None
+        firsts = self._first_receipts(rule.kind)
+        for party in parties:
+            for year in range(lo.year, hi.year + 1):
+                due = date(year, rule.due_month, rule.due_day)
+                if due < lo.date() or midnight_utc(due + timedelta(days=1)) > hi + _TICK:
+                    continue  # before the logs begin, or still open at their end
+                first = min((t for t, _ in firsts.get(party, []) if t.year == year), default=None)
+                if first is None:
+                    self._fault(
+                        "missing-submission",
+                        party,
+                        midnight_utc(due + timedelta(days=1)),
+                        detail=f"no {rule.kind} from {party} received in {year} (due {due})",
+                        expect=[rule.code],
+                    )
+                elif first.date() > due:
+                    self._fault(
+                        "late-submission",
+                        party,
+                        first,
+                        detail=f"the first {rule.kind} from {party} in {year} was received "
+                        f"{format_instant(first)}, after its due date {due}",
+                        expect=[rule.code],
+                    )
+
+    def _quota(self, rule: Rule, parties: list[str], lo: datetime, hi: datetime) -> None:
+        assert rule.kind is not None
+        firsts = self._first_receipts(rule.kind)
+        for party in parties:
+            for year in range(lo.year, hi.year + 1):
+                whole = lo <= midnight_utc(date(year, 1, 1)) and hi >= midnight_utc(
+                    date(year + 1, 1, 1)
+                ) - timedelta(seconds=1)
+                count = sum(
+                    1
+                    for t, fact in firsts.get(party, [])
+                    if t.year == year
+                    and (not rule.applies_if or rule.applies_if.holds(fact.values))
+                )
+                if whole and rule.min_count is not None and count < rule.min_count:
+                    self._fault(
+                        "quota-unmet",
+                        party,
+                        midnight_utc(date(year + 1, 1, 1)) - timedelta(seconds=1),
+                        detail=f"{count} {rule.kind} from {party} in {year}; at least "
+                        f"{rule.min_count} required",
+                        expect=[rule.code],
+                    )
+                if rule.max_count is not None and count > rule.max_count:
+                    self._fault(
+                        "quota-exceeded",
+                        party,
+                        midnight_utc(date(year + 1, 1, 1)) - timedelta(seconds=1),
+                        detail=f"{count} {rule.kind} from {party} in {year}; at most "
+                        f"{rule.max_count} allowed",
+                        expect=[rule.code] * (count - rule.max_count),
+                    )
