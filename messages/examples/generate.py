@@ -195,6 +195,7 @@ def build(catalogue: Catalogue) -> dict[str, bytes]:
                 recipient = st.sender
             if kind_id == "core.ack":
                 payload = {"received_at": st.sent_at + timedelta(seconds=3)}
+            sent_at = st.sent_at + timedelta(minutes=12)  # answered promptly
         seq[sender] = seq.get(sender, 0) + 1
         centres.update({sender, recipient} - {r for r in {recipient} if r.islower()})
         opened[kind_id] = compose(
