@@ -153,7 +153,10 @@ def _fmt(value: float, unit: str) -> str:
     if unit == "share":
         return f"{value * 100:.1f}%"
     if unit == "seconds":
-        return format_delta(value)
+        for size, word in ((86400, "d"), (3600, "h"), (60, "min")):
+            if value >= size:
+                return f"{value / size:.1f} {word}"
+        return f"{value:.0f} s"
     return f"{value:.2f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
 
 

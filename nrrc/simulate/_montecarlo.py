@@ -21,14 +21,14 @@ __all__ = ["METRICS", "Study", "run_many"]
 STUDY_FORMAT = "nrrc-study/1"
 
 METRICS: tuple[tuple[str, str, str], ...] = (
-    ("share_late_or_missing", "Launches with a late or missing notice", "share"),
-    ("share_late", "Launches with a late notice", "share"),
-    ("share_missing", "Launches with a notice missing at launch time", "share"),
-    ("ack_median", "Time to acknowledgement, median of a run", "seconds"),
-    ("ack_p95", "Time to acknowledgement, 95th percentile of a run", "seconds"),
-    ("retransmissions_per_notice", "Retransmissions per notice", "count"),
-    ("undelivered", "Messages given up as undelivered", "count"),
-    ("faults", "Expected findings (faults caused or injected)", "count"),
+    ("share_late_or_missing", "launches late or missing", "share"),
+    ("share_late", "launches with a late notice", "share"),
+    ("share_missing", "launches missing a notice", "share"),
+    ("ack_median", "time to ack, median", "seconds"),
+    ("ack_p95", "time to ack, p95", "seconds"),
+    ("retransmissions_per_notice", "retransmissions per notice", "count"),
+    ("undelivered", "undelivered messages", "count"),
+    ("faults", "findings expected", "count"),
 )
 """(key, label, unit) of every per-run value a study reports."""
 

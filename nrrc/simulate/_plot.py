@@ -81,7 +81,7 @@ def _percent(value: float) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:.2f}" if value < 10 and value != int(value) else f"{value:.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.0f}"
 
 
 class _Canvas:
@@ -107,6 +107,7 @@ def _panel(
     h: float,
     *,
     title: str,
+    caption: str,
     values: Sequence[float],
     fmt: Callable[[float], str],
     log: bool = False,
@@ -116,12 +117,13 @@ def _panel(
         f"<rect x='{x}' y='{y}' width='{w}' height='{h}' rx='10' fill='#ffffff' stroke='{_GRID}'/>"
     )
     c.text(x + 18, y + 28, title, 15, font_weight="600")
+    c.text(x + 18, y + 46, caption, 11, fill=_MUTED)
     if not values:
         c.text(x + 18, y + h / 2, empty, 13, fill=_MUTED)
         return
     median, p95 = _quantile(values, 0.5), _quantile(values, 0.95)
     c.text(x + w - 18, y + 30, fmt(median), 24, font_weight="700", text_anchor="end")
-    c.text(x + w - 18, y + 48, f"median · p95 {fmt(p95)}", 11, fill=_MUTED, text_anchor="end")
+    c.text(x + w - 18, y + 46, f"median (p95 {fmt(p95)})", 11, fill=_MUTED, text_anchor="end")
     edges, counts = _log_bins(values) if log else _linear_bins(values)
     px, py, pw, ph = x + 48, y + 66, w - 72, h - 112
     top = max(counts)
@@ -132,13 +134,11 @@ def _panel(
             return px + (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo)) * pw
         return px + (v - lo) / (hi - lo) * pw
 
-    step = _nice_step(top, 4)
-    tick = 0.0
-    while tick <= top + 1e-9:
+    step = max(1, math.ceil(_nice_step(top, 4)))
+    for tick in range(0, top + 1, step):
         ty = py + ph - tick / top * ph
         c.add(f"<line x1='{px}' y1='{ty:.1f}' x2='{px + pw}' y2='{ty:.1f}' stroke='{_GRID}'/>")
-        c.text(px - 8, ty + 4, f"{tick:g}", 10, fill=_MUTED, text_anchor="end")
-        tick += max(step, 1.0)
+        c.text(px - 8, ty + 4, str(tick), 10, fill=_MUTED, text_anchor="end")
     for i, n in enumerate(counts):
         if not n:
             continue
@@ -216,49 +216,62 @@ def study_svg(study: Study, *, command: str = "") -> str:
     )
     pw, ph = (_W - 28 * 2 - 20) / 2, (_H - 130 - 40 - 20) / 2
     x0, x1, y0, y1 = 28, 28 + pw + 20, 110, 110 + ph + 20
-    _panel(
-        c,
-        x0,
-        y0,
-        pw,
-        ph,
-        title="Launches with a late or missing notice",
-        values=share,
-        fmt=_percent,
-        empty="no launches",
+    panels = (
+        (
+            x0,
+            y0,
+            "Launches with a late or missing notice",
+            "per run: share of its launches",
+            share,
+            _percent,
+            False,
+            "no launches",
+        ),
+        (
+            x1,
+            y0,
+            "Time to acknowledgement",
+            "all runs: first transmission to ack (log scale)",
+            study.pooled_ack_seconds(),
+            _duration,
+            True,
+            "no acknowledgements",
+        ),
+        (
+            x0,
+            y1,
+            "Retransmissions per notice",
+            "per run",
+            study.values("retransmissions_per_notice"),
+            _number,
+            False,
+            "no notices",
+        ),
+        (
+            x1,
+            y1,
+            "Findings the audit should report",
+            "per run: faults caused or injected",
+            study.values("faults"),
+            _number,
+            False,
+            "no runs",
+        ),
     )
-    _panel(
-        c,
-        x1,
-        y0,
-        pw,
-        ph,
-        title="Time to acknowledgement",
-        values=study.pooled_ack_seconds(),
-        fmt=_duration,
-        log=True,
-        empty="no acknowledgements",
-    )
-    _panel(
-        c,
-        x0,
-        y1,
-        pw,
-        ph,
-        title="Retransmissions per notice",
-        values=study.values("retransmissions_per_notice"),
-        fmt=_number,
-    )
-    _panel(
-        c,
-        x1,
-        y1,
-        pw,
-        ph,
-        title="Expected findings per run (faults caused or injected)",
-        values=study.values("faults"),
-        fmt=_number,
-    )
+    for px, py, title, caption, values, fmt, log, empty in panels:
+        _panel(
+            c,
+            px,
+            py,
+            pw,
+            ph,
+            title=title,
+            caption=caption,
+            values=values,
+            fmt=fmt,
+            log=log,
+            empty=empty,
+        )
     if command:
         c.text(28, _H - 14, command, 11, fill=_MUTED, font_family="ui-monospace, monospace")
     c.add("</svg>")
