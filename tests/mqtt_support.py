@@ -185,3 +185,53 @@ __all__ = [
     "running",
     "wait_port",
 ]
+
+
+class NodeProcess:
+    """One ``nrrc node`` subprocess, its JSON event lines in ``<log_dir>/node-<ID>.out``."""
+
+    def __init__(self, centre: str, args: list[str], log_dir: Path) -> None:
+        import sys
+
+        self.centre = centre
+        self.args = [sys.executable, "-c", "from nrrc.cli import main; main()", "node", *args]
+        self.out = log_dir / f"node-{centre}.out"
+        self.err = log_dir / f"node-{centre}.err"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NodeProcess:
+        """Start (again): output is appended, so a restarted node's lines follow the old ones."""
+        with self.out.open("ab") as out, self.err.open("ab") as err:
+            self.proc = subprocess.Popen(self.args, stdout=out, stderr=err)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to close anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def terminate(self, timeout: float = 20) -> int:
+        """SIGTERM and wait; returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def wait(self, timeout: float) -> int:
+        """Wait for the node to stop by itself; kill it and fail when it does not."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"node {self.centre} did not stop within {timeout} s:\n{self.err.read_text()}"
+            ) from None
+
+    def events(self) -> list[dict[str, object]]:
+        """Every JSON line the node printed."""
+        import json
+
+        lines = self.out.read_text().splitlines() if self.out.exists() else []
+        return [json.loads(line) for line in lines if line.startswith("{")]

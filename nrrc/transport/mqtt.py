@@ -310,23 +310,44 @@ class MqttTransport:
     async def send(self, to: str, envelope: bytes, *, attempt: int = 1) -> None:
         """Queue ``envelope`` for ``to`` (a centre id or a regime id).
 
-        With a store the transmission is durable on return (or when the caller's
-        :meth:`Store.transaction` commits). Returning says nothing about delivery.
+        With a store the transmission is durable on return. Returning says nothing about
+        delivery: only the recipient's signed acknowledgement does.
+        """
+        self.stage(to, envelope, attempt=attempt)
+        self.kick()
+
+    def stage(
+        self,
+        to: str,
+        envelope: bytes,
+        *,
+        attempt: int = 1,
+        message_id: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        """Write a transmission to the outbox without waking the publisher.
+
+        Called inside the driver's :meth:`Store.transaction`, the transmission commits with the
+        centre state that decided it; :meth:`kick` after the commit publishes it.
         """
         topic = str(Topic.for_recipient(self.centre, to))
-        if self.store is not None:
-            message_id, kind = peek(envelope)
-            self.store.enqueue(
-                message_id=message_id,
-                kind=kind,
-                recipient=to,
-                topic=topic,
-                envelope=envelope,
-                attempt=attempt,
-                queued_at=self._timestamp(),
-            )
-        else:
+        if self.store is None:
             self._memory_outbox.append(_Queued(topic, envelope))
+            return
+        if message_id is None or kind is None:
+            message_id, kind = peek(envelope)
+        self.store.enqueue(
+            message_id=message_id,
+            kind=kind,
+            recipient=to,
+            topic=topic,
+            envelope=envelope,
+            attempt=attempt,
+            queued_at=self._timestamp(),
+        )
+
+    def kick(self) -> None:
+        """Wake the publisher: committed transmissions are waiting."""
         self._outbox_ready.set()
 
     async def receive(self) -> Delivery:
@@ -385,6 +406,8 @@ class MqttTransport:
         )
         # DESIGN.md pitfall 1: acknowledge only after the durable write.
         client._client.manual_ack_set(True)
+        # Publishing a window of transmissions at once is intended, not a leak.
+        client.pending_calls_threshold = s.publish_window + 16
         return client
 
     async def _run(self) -> None:

@@ -1,0 +1,278 @@
+"""``nrrc node`` (one centre over MQTT) and ``nrrc brokers generate`` (Mosquitto set-ups)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+
+from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
+
+brokers_app = typer.Typer(
+    help="Mosquitto configurations for a scenario: one broker with a password per centre and a "
+    "pattern ACL, the same over TLS with client certificates, or one broker per centre "
+    "bridged pairwise.",
+    no_args_is_help=True,
+)
+app.add_typer(brokers_app, name="brokers")
+
+ScenarioOpt = Annotated[
+    str, typer.Option("--scenario", "-s", help="Built-in scenario id (p5, hcoc, ...) or a file.")
+]
+
+
+def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
+    """structlog: one JSON object per line on stdout (or readable lines on a terminal)."""
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if json_lines
+        else structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+
+
+@app.command("node")
+def node(
+    centre: Annotated[str, typer.Option("--centre", "-c", help="The centre this node runs.")],
+    broker: Annotated[
+        str, typer.Option("--broker", "-b", help="mqtt://host:port or mqtts://host:port.")
+    ],
+    scenario: ScenarioOpt = "p5",
+    run_dir: Annotated[
+        Path, typer.Option("--run-dir", "-d", help="Run directory: keys, logs, state.")
+    ] = Path("run"),
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the broker password (default: <run-dir>/secrets/<ID>.password, "
+            "or the NRRC_MQTT_PASSWORD environment variable)."
+        ),
+    ] = None,
+    ca: Annotated[Path | None, typer.Option(help="CA certificate for mqtts://.")] = None,
+    cert: Annotated[Path | None, typer.Option(help="Client certificate (CN = centre).")] = None,
+    key: Annotated[Path | None, typer.Option(help="Client certificate's private key.")] = None,
+    speed: Annotated[
+        float,
+        typer.Option(help="Simulated seconds per real second (86400: one day a second)."),
+    ] = 86400.0,
+    clock_epoch: Annotated[
+        float | None,
+        typer.Option(
+            help="POSIX time at which simulated time is the scenario's start; every node of a "
+            "run must get the same value (default: now)."
+        ),
+    ] = None,
+    days: Annotated[
+        float | None, typer.Option(help="Stop after this many simulated days (default: all).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    min_retry_real: Annotated[
+        float,
+        typer.Option(
+            help="Shortest retransmission interval in real seconds: in scaled time a real "
+            "round trip is minutes of simulated time (0: the scenario's policy as is)."
+        ),
+    ] = 0.5,
+    late_prone: Annotated[
+        float | None,
+        typer.Option(
+            help="Make this centre late-prone: the chance that a notice or reply goes out late "
+            "(by 36 simulated hours on average)."
+        ),
+    ] = None,
+    log_format: Annotated[
+        str, typer.Option(help="json (one object per line) or console.")
+    ] = "json",
+    agreements: Annotated[
+        list[Path] | None, typer.Option("--agreements", help=AGREEMENTS_HELP)
+    ] = None,
+) -> None:
+    """Run one centre as a long-running process over an MQTT broker.
+
+    SIGTERM or Ctrl-C stops it cleanly (log closed with a signed checkpoint, broker session
+    kept); run the same command again to resume where it stopped, also after a SIGKILL.
+    """
+    from nrrc.broker import read_password
+    from nrrc.centre import Distribution
+    from nrrc.clock import ScaledClock
+    from nrrc.node import Node, NodeOptions
+    from nrrc.scenario import load_scenario
+    from nrrc.timeutil import to_utc
+    from nrrc.transport.mqtt import BrokerURL, MqttSettings
+
+    if log_format not in ("json", "console"):
+        fail(f"--log-format: expected json or console, found {log_format!r}")
+    if not speed > 0:
+        fail(f"--speed: expected a positive number, found {speed}")
+    configure_logging(log_format == "json")
+    cat = catalogue(agreements)
+    scen = load_scenario(scenario, cat)
+    url = BrokerURL.parse(broker)
+    password = os.environ.get("NRRC_MQTT_PASSWORD")
+    default_pw = run_dir / "secrets" / f"{centre}.password"
+    if password_file is not None:
+        password = read_password(password_file)
+    elif password is None and default_pw.exists():
+        password = read_password(default_pw)
+    if password is None and cert is None:
+        fail(
+            f"no broker password for {centre}: pass --password-file, set NRRC_MQTT_PASSWORD, "
+            f"or put it in {default_pw} (or use --cert/--key with mqtts://)"
+        )
+    if centre not in scen.centre_ids:
+        fail(
+            f"--centre: {centre} is not a centre of scenario {scen.id} "
+            f"(its centres: {', '.join(scen.centre_ids)})"
+        )
+    settings = MqttSettings(
+        url=url,
+        centre=centre,
+        regimes=scen.config(centre).regimes,
+        password=password,
+        ca_file=ca,
+        cert_file=cert,
+        key_file=key,
+    )
+    epoch = time.time() if clock_epoch is None else clock_epoch
+    clock = ScaledClock(scen.start, epoch, speed)
+    until = None if days is None else to_utc(scen.start) + _days(days)
+    behaviour = None
+    if late_prone is not None:
+        if not 0 <= late_prone <= 1:
+            fail(f"--late-prone: expected a probability between 0 and 1, found {late_prone}")
+        behaviour = replace(
+            scen.centre(centre).behaviour,
+            profile="late-prone",
+            late_probability=late_prone,
+            late_delay=Distribution("exponential", 36 * 3600.0),
+        )
+    options = NodeOptions(
+        centre,
+        scen,
+        run_dir,
+        settings,
+        clock,
+        until=until,
+        seed=seed,
+        min_retry=timedelta(seconds=speed * min_retry_real) if min_retry_real > 0 else None,
+        behaviour=behaviour,
+    )
+    runner = Node(options, cat)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await runner.run(stop)
+
+    asyncio.run(main())
+
+
+def _days(days: float) -> timedelta:
+    if not days > 0:
+        fail(f"--days: expected a positive number, found {days}")
+    return timedelta(days=days)
+
+
+@brokers_app.command("generate")
+def brokers_generate(
+    scenario: Annotated[str, typer.Argument(help="Built-in scenario id or scenario file.")],
+    directory: Annotated[Path, typer.Argument(help="Where to write the configurations.")],
+    config_root: Annotated[
+        str | None,
+        typer.Option(help="The directory as the broker sees it (e.g. /nrrc/brokers in compose)."),
+    ] = None,
+    data_root: Annotated[
+        str | None,
+        typer.Option(help="Persistence directory as the broker sees it (must be writable)."),
+    ] = None,
+    bind: Annotated[
+        str, typer.Option(help="Listener address; '' for every interface (containers).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the single broker.")] = 1883,
+    tls_port: Annotated[int, typer.Option(help="Port of the TLS broker.")] = 8883,
+    federated_base_port: Annotated[
+        int, typer.Option(help="First port of the federated brokers (two per centre).")
+    ] = 11883,
+    max_queued: Annotated[
+        int | None,
+        typer.Option(help="Mosquitto max_queued_messages (default: sized for the scenario)."),
+    ] = None,
+    run_as: Annotated[
+        str | None, typer.Option(help="Mosquitto's `user` option (when started as root).")
+    ] = None,
+    no_secrets: Annotated[
+        bool, typer.Option("--no-secrets", help="Write only the configuration files.")
+    ] = False,
+    agreements: Annotated[
+        list[Path] | None, typer.Option("--agreements", help=AGREEMENTS_HELP)
+    ] = None,
+) -> None:
+    """Write Mosquitto configurations, passwords, certificates, ACL and bridges for a scenario."""
+    import random
+
+    from nrrc.broker import DEFAULT_MAX_QUEUED, Membership, write_mosquitto_configs
+    from nrrc.scenario import load_scenario
+
+    cat = catalogue(agreements)
+    scen = load_scenario(scenario, cat)
+    membership = Membership({c: scen.config(c).regimes for c in scen.centre_ids})
+    if max_queued is None:
+        # Every message a centre can be sent in the whole run, ten times over (retransmissions,
+        # acknowledgements), never below the default: Mosquitto drops overflow silently.
+        items = len(scen.schedule(random.Random(scen.seed)))
+        max_queued = max(DEFAULT_MAX_QUEUED, 10 * items * len(scen.centre_ids))
+    layout = write_mosquitto_configs(
+        directory,
+        membership,
+        now=datetime.now(UTC),
+        config_root=config_root,
+        data_root=data_root,
+        bind=bind,
+        port=port,
+        tls_port=tls_port,
+        federated_base_port=federated_base_port,
+        max_queued=max_queued,
+        run_as=run_as,
+        secrets=not no_secrets,
+    )
+
+    def say(text: str, markup: bool = True) -> None:
+        console.print(text, markup=markup, soft_wrap=True)
+
+    say(
+        f"[bold]Mosquitto set-ups for scenario {scen.id}[/bold] ({len(membership.centres)} centres)"
+    )
+    say(f"  (a) one broker, passwords + ACL:  mosquitto -c {layout.single_conf}", markup=False)
+    say(f"  (b) TLS, client certificates:     mosquitto -c {layout.tls_conf}", markup=False)
+    federated = f"{directory}/federated/<ID>/mosquitto.conf"
+    say(f"  (c) federated, one per centre:    mosquitto -c {federated}", markup=False)
+    if not no_secrets:
+        say(f"  secrets (keep private): {directory}/secrets/", markup=False)
+        say(
+            f"Run a centre: nrrc node --centre {membership.centres[0]} --broker "
+            f"mqtt://127.0.0.1:{port} --scenario {scenario} "
+            f"--password-file {layout.passwords[membership.centres[0]]}",
+            markup=False,
+        )
