@@ -279,3 +279,15 @@ def test_every_statement_the_encoder_writes_validates_against_its_schema(
     statement = data.draw(statements(types, kind), label="statement")
     doc = json.loads(types.encode(statement))
     assert errors(kind, doc) == []
+
+
+def test_the_format_page_quotes_the_examples_exactly() -> None:
+    """messages/README.md's worked example shows the real bytes of the example files."""
+    page = (ROOT / "messages" / "README.md").read_text(encoding="utf-8")
+    notice = (EXAMPLE_DIR / NOTICE).read_bytes().removesuffix(b"\n")
+    data, _ = example_statement(NOTICE)
+    ack, _ = example_statement("core.ack" + SUFFIX)
+    for quoted in (notice, data, ack, hashlib.sha256(data).hexdigest().encode()):
+        assert quoted.decode() in page, "update the worked example in messages/README.md"
+    assert f"these {len(notice)} bytes" in page
+    assert f"the statement, {len(data)} bytes" in page
