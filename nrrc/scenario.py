@@ -140,7 +140,7 @@ class CentreSpec:
 
 @dataclass(frozen=True, slots=True)
 class ActivityGenerator:
-    """``per_year`` activities of each party at random times."""
+    """``per_year`` activities of each party at random times (prorated for a part year)."""
 
     activity: str
     parties: tuple[str, ...]
@@ -271,7 +271,11 @@ class Scenario:
                 days = (hi.date() - first_day).days
                 if days <= 0:
                     continue
-                for i in range(gen.per_year):
+                year_start = midnight_utc(date(year, 1, 1))
+                year_end = midnight_utc(date(year + 1, 1, 1))
+                overlap = min(self.end, year_end) - max(self.start, year_start)
+                count = round(gen.per_year * overlap / (year_end - year_start))
+                for i in range(count):
                     day = midnight_utc(first_day + timedelta(days=rng.randrange(days)))
                     span = gen.window if instant else timedelta(days=1)
                     at = day + timedelta(seconds=rng.randrange(int(span.total_seconds())))

@@ -299,7 +299,8 @@ class _Run:
             envelope = self._free_text(self.signers[claimed], other, at, tag)
         fault_name, reason = _EXPECT[inj.attack]
         if envelope is None:
-            self.events["injection-skipped"] += 1
+            # Nothing to replay yet: the attacker waits for traffic to capture.
+            self.push(at + timedelta(days=1), "inject", inj, tag)
             return
         self.ledger.fault(
             Fault(
