@@ -450,3 +450,33 @@ def test_regime_notice_reaches_every_member_and_clears_after_all_acknowledge(
         assert len(wire.out.direction(member, "received")) == 1
     assert len(wire.out.named("RU", "acknowledged")) == 3
     assert centres["RU"].state.outbox == {}
+
+
+def test_duplicate_older_than_the_retention_is_refused_as_a_replay(
+    pair: dict[str, Centre], types: MessageTypes, signers: dict[str, Signer]
+) -> None:
+    """Message ids are remembered for 30 days; after that they are forgotten and the sender's
+    window rises over them, so the same envelope arriving again is refused as a replay rather
+    than applied a second time."""
+    import random
+
+    us = pair["US"]
+    old = notice_envelope(types, signers["RU"], seq=1)
+    us.receive(T0, Delivery(old, "RU"))
+    later = T0 + timedelta(days=31)
+    for seq in range(2, 2 + 512):  # pruning runs every 512 accepted messages
+        env = compose(
+            types,
+            signers["RU"],
+            "core.free_text",
+            recipient="US",
+            sent_at=later,
+            epoch=1,
+            seq=seq,
+            payload={"subject": "s", "text": "t"},
+            rand=random.Random(seq),
+        ).envelope
+        us.receive(later, Delivery(env, "RU"))
+    assert all(not key.endswith(statement(old)["id"]) for key in us.state.seen)  # type: ignore[operator]
+    step = us.receive(later, Delivery(old, "RU"))
+    assert [(r.direction, r.reason) for r in step.records] == [("rejected", "replayed")]

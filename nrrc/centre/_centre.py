@@ -42,13 +42,14 @@ from nrrc.envelope import Opened, Verifier, compose
 from nrrc.errors import EnvelopeError
 from nrrc.keys import Keyring, Signer
 from nrrc.messages import MessageTypes, ReplyRef
-from nrrc.timeutil import format_delta, format_instant, midnight_utc
+from nrrc.timeutil import format_delta, midnight_utc
 
 __all__ = ["SEEN_RETENTION", "Centre"]
 
 SEEN_RETENTION = timedelta(days=30)
-"""How long the ids of accepted messages are kept once their sequence number is below the
-sender's floor; older duplicates are refused as replays."""
+"""How long the ids of accepted messages are kept for deduplication. Older ones are forgotten
+and their senders' sequence windows rise over them, so a duplicate older than this (far beyond
+any retransmission) is refused as a replay."""
 _PRUNE_EVERY = 512
 _WARN = EventLevel.WARNING
 
@@ -239,7 +240,6 @@ class Centre:
                 now,
                 kind=plan.kind,
                 peer=plan.to,
-                detail=f"to be sent at {format_instant(plan.send_at)}",
                 codes=tuple(plan.codes),
                 data=_plan_data(plan),
             )
@@ -451,6 +451,7 @@ class Centre:
         except EnvelopeError as exc:
             return self._reject(now, delivery, exc.reason, exc.detail, step)
         st = opened.statement
+        digest = opened.digest
         if st.sender == self.id:
             step.events.append(Event("own-message", now, message_id=st.id, kind=st.kind))
             return self._finish(step)
@@ -459,7 +460,7 @@ class Centre:
         origin_ok = delivery.origin is None or delivery.origin == st.sender
         seen = s.seen.get(key)
         if seen is not None:
-            if origin_ok and seen.digest == opened.digest:
+            if origin_ok and seen.digest == digest:
                 return self._duplicate(now, st.sender, st.id, st.kind, seen, step)
             why = (
                 f"delivered by {delivery.origin}, signed by {st.sender}"
@@ -494,7 +495,7 @@ class Centre:
         if window is None:
             window = windows[st.epoch] = Window()
         window.add(st.seq)
-        s.seen[key] = Seen(digest=opened.digest, received_at=now, epoch=st.epoch, seq=st.seq)
+        s.seen[key] = Seen(digest=digest, received_at=now, epoch=st.epoch, seq=st.seq)
         s.accepted += 1
         if s.accepted % _PRUNE_EVERY == 0:
             self._prune(now)
@@ -503,10 +504,10 @@ class Centre:
         if st.kind == ACK_KIND:
             self._on_ack(now, opened, step)
         else:
-            self._owe_ack(now, opened, step)
+            self._owe_ack(now, opened, digest, step)
             if st.recipient == self.id:
                 plan, error = self.planner.for_reply(
-                    now, st.kind, st.sender, opened.reply_ref(), self.rng
+                    now, st.kind, st.sender, ReplyRef(id=st.id, digest=digest), self.rng
                 )
                 self._report_errors(now, [error] if error else [], step)
                 if plan is not None:
@@ -530,7 +531,7 @@ class Centre:
             step.transmits.append(Transmit(sender, seen.ack, seen.ack_id, ACK_KIND, 2))
         return self._finish(step)
 
-    def _owe_ack(self, now: datetime, opened: Opened, step: Step) -> None:
+    def _owe_ack(self, now: datetime, opened: Opened, digest: str, step: Step) -> None:
         st = opened.statement
         if ACK_KIND in self._silent:
             step.events.append(
@@ -543,7 +544,7 @@ class Centre:
         owed = OwedAck(
             sender=st.sender,
             message_id=st.id,
-            digest=opened.digest,
+            digest=digest,
             kind=st.kind,
             received_at=now,
             send_at=send_at,
@@ -605,13 +606,21 @@ class Centre:
             del self.state.outbox[ref.id]
 
     def _prune(self, now: datetime) -> None:
+        """Forget accepted messages older than :data:`SEEN_RETENTION`; their senders' windows
+        rise over them, so an older duplicate is refused as a replay."""
         s = self.state
         horizon = now - SEEN_RETENTION
-        for key in [k for k, v in s.seen.items() if v.received_at < horizon]:
-            seen = s.seen[key]
-            window = s.windows.get(key.split("/", 1)[0], {}).get(seen.epoch)
-            if window is not None and seen.seq <= window.floor:
-                del s.seen[key]
+        old = [(k, v) for k, v in s.seen.items() if v.received_at < horizon]
+        through: dict[tuple[str, int], int] = {}
+        for key, seen in old:
+            del s.seen[key]
+            sender = key.split("/", 1)[0]
+            mark = (sender, seen.epoch)
+            through[mark] = max(through.get(mark, 0), seen.seq)
+        for (sender, epoch), seq in through.items():
+            window = s.windows.get(sender, {}).get(epoch)
+            if window is not None:
+                window.forget_through(seq)
 
 
 def _plan_data(plan: Plan) -> dict[str, Any]:

@@ -109,9 +109,11 @@ class Planner:
                 put(rule.end_field, activity.end)
         return timing
 
-    def _kinds_for(self, binding: Binding, activity: PlannedActivity) -> dict[str, list[Any]]:
+    def _kinds_for(
+        self, binding: Binding, activity: PlannedActivity, windows: list[Any]
+    ) -> dict[str, list[Any]]:
         kinds: dict[str, list[Any]] = {}
-        for rule in self.book.windows(activity.activity, activity.values()):
+        for rule in windows:
             if rule.agreement == binding.agreement and rule.kind:
                 kinds.setdefault(rule.kind, []).append(rule)
         for kind in binding.activity_kinds.get(activity.activity, ()):
@@ -125,8 +127,9 @@ class Planner:
         plans: list[Plan] = []
         errors: list[PlanError] = []
         me = self.config.id
+        applicable = self.book.windows(activity.activity, activity.values())
         for binding in self.config.own_bindings():
-            kinds = self._kinds_for(binding, activity)
+            kinds = self._kinds_for(binding, activity, applicable)
             for kind in sorted(kinds):
                 windows = kinds[kind]
                 timing = self._timing(kind, activity, windows)
@@ -150,18 +153,19 @@ class Planner:
                     send_at = activity.at + min(quarter, self.behaviour.safety_margin)
                 else:
                     send_at = activity.start - binding.lead
+                payload, error = self._encode(f"notice/{activity.id}/{kind}", kind, fields)
+                if payload is None:
+                    errors.extend([error] if error else [])
+                    continue
+                codes = [r.code for r, _ in deadlines]
+                by_code = {r.code: at for r, at in deadlines}
+                window_codes = sorted(r.code for r in windows)
                 for to in binding.recipients(me):
-                    key = f"notice/{activity.id}/{kind}/{to}"
-                    payload, error = self._encode(key, kind, fields)
-                    if error is not None:
-                        errors.append(error)
-                        continue
-                    assert payload is not None
                     late = self._late(rng)
                     at = send_at + late if late is not None else send_at
                     plans.append(
                         Plan(
-                            key=key,
+                            key=f"notice/{activity.id}/{kind}/{to}",
                             purpose="notice",
                             kind=kind,
                             to=to,
@@ -169,9 +173,9 @@ class Planner:
                             payload=payload,
                             send_at=_ms(max(at, now)),
                             first_late=first_late,
-                            codes=[r.code for r, _ in deadlines],
-                            deadlines={r.code: at for r, at in deadlines},
-                            window_codes=sorted(r.code for r in windows),
+                            codes=list(codes),
+                            deadlines=dict(by_code),
+                            window_codes=list(window_codes),
                             activity=activity.id,
                             late=late is not None,
                         )

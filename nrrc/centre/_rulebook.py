@@ -68,6 +68,8 @@ class RuleBook:
         self.periodic: dict[str, list[Rule]] = defaultdict(list)
         self.quota: dict[str, list[Rule]] = defaultdict(list)
         self.by_kind: dict[str, list[Rule]] = defaultdict(list)
+        self._acks: dict[str, list[Rule]] = {}
+        self._replies: dict[str, list[Rule]] = {}
         for rule in catalogue.active_rules():
             if rule.kind:
                 self.by_kind[rule.kind].append(rule)
@@ -121,11 +123,21 @@ class RuleBook:
 
     def ack_rules(self, kind: str) -> list[Rule]:
         """Rules bounding the acknowledgement of ``kind`` (response ``core.ack``)."""
-        return [r for r in self.response.get(kind, ()) if r.response == ACK_KIND]
+        found = self._acks.get(kind)
+        if found is None:
+            found = self._acks[kind] = [
+                r for r in self.response.get(kind, ()) if r.response == ACK_KIND
+            ]
+        return found
 
     def reply_rules(self, kind: str) -> list[Rule]:
         """Rules requiring a reply (other than an acknowledgement) to ``kind``."""
-        return [r for r in self.response.get(kind, ()) if r.response != ACK_KIND]
+        found = self._replies.get(kind)
+        if found is None:
+            found = self._replies[kind] = [
+                r for r in self.response.get(kind, ()) if r.response != ACK_KIND
+            ]
+        return found
 
     @staticmethod
     def response_first_late(rule: Rule, received_at: datetime) -> datetime:

@@ -80,27 +80,39 @@ class Seen(msgspec.Struct, kw_only=True):
 
 
 class Window(msgspec.Struct):
-    """Sequence numbers received from one sender in one epoch: all up to ``floor``, and
-    ``above`` beyond it."""
+    """Sequence numbers accepted from one sender in one epoch: every number up to ``floor``
+    counts as seen, and ``above`` holds those seen beyond it.
+
+    A sender numbers all its messages in one sequence, whoever they go to, so a recipient sees
+    gaps; the floor rises over a run without gaps, and when old messages are forgotten (see
+    :meth:`forget_through`).
+    """
 
     floor: int = 0
-    above: list[int] = msgspec.field(default_factory=list)
+    above: set[int] = msgspec.field(default_factory=set)
 
     def has(self, seq: int) -> bool:
-        """Whether ``seq`` was received."""
+        """Whether ``seq`` was seen (or lies at or below the floor)."""
         return seq <= self.floor or seq in self.above
 
     def add(self, seq: int) -> None:
-        """Record ``seq`` as received and advance the floor over any run it completes."""
-        if seq <= self.floor or seq in self.above:
+        """Record ``seq`` as seen and advance the floor over any run it completes."""
+        if seq <= self.floor:
             return
-        self.above.append(seq)
-        if seq == self.floor + 1:
-            rest = set(self.above)
-            while self.floor + 1 in rest:
-                self.floor += 1
-                rest.discard(self.floor)
-            self.above = sorted(rest)
+        self.above.add(seq)
+        while self.floor + 1 in self.above:
+            self.floor += 1
+            self.above.discard(self.floor)
+
+    def forget_through(self, seq: int) -> None:
+        """Raise the floor to ``seq``: anything numbered up to it is now behind."""
+        if seq <= self.floor:
+            return
+        self.floor = seq
+        self.above = {s for s in self.above if s > seq}
+        while self.floor + 1 in self.above:
+            self.floor += 1
+            self.above.discard(self.floor)
 
 
 class CentreState(msgspec.Struct, kw_only=True):

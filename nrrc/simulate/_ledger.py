@@ -49,7 +49,12 @@ class SentFact:
     activity: str | None = None
     in_reply_to: str | None = None
     profile_late: bool = False
-    values: dict[str, Any] = field(default_factory=dict)
+    payload: bytes | None = None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The payload's fields (JSON types), for rule conditions."""
+        return _values(self.payload)
 
 
 @dataclass(slots=True)
@@ -216,7 +221,7 @@ class Ledger:
             activity=data.get("activity"),
             in_reply_to=data.get("in_reply_to"),
             profile_late=bool(data.get("profile_late")),
-            values=_values(data.get("payload")),
+            payload=data.get("payload"),
         )
         self.sent[fact.id] = fact
         self.metrics.messages_sent += 1
