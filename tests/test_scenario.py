@@ -144,3 +144,25 @@ target = "US"
         "faults[0].loss",
         "injections[0].attack",
     ]
+
+
+def test_scenario_can_use_existing_keys_and_keyring(cat: Catalogue, tmp_path: Path) -> None:
+    """With ``keyring`` and ``keys`` the run signs with the centres' own private keys and
+    writes that keyring, instead of deriving keys from the seed."""
+    from datetime import UTC, datetime
+
+    from nrrc.keys import Keyring, generate_key, write_private_key
+    from nrrc.simulate import run_scenario
+
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    signers = [generate_key(c) for c in ("US", "RU")]
+    for s in signers:
+        write_private_key(s, keys / f"{s.centre}.key")
+    ring = Keyring(s.entry(datetime(2025, 1, 1, tzinfo=UTC)) for s in signers)
+    ring.save(keys / "keyring.json")
+    text = GOOD.replace("seed = 3", 'seed = 3\nkeyring = "keys/keyring.json"\nkeys = "keys"')
+    scenario = load_scenario(write(tmp_path, text), cat)
+    result = run_scenario(scenario, cat, out=tmp_path / "out")
+    assert (tmp_path / "out" / "keyring.json").read_bytes() == ring.to_json()
+    assert result.summary["messages"]["received"] == result.summary["messages"]["sent"] > 0
