@@ -25,7 +25,7 @@ import os
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 PAYLOAD_TYPE = "application/vnd.nrrc.statement+json; version=1"
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -92,7 +93,10 @@ def new_message_id(at: datetime, rand: Callable[[int], bytes] | random.Random | 
     ``rand`` supplies the 74 random bits: a ``random.Random`` for deterministic simulations,
     or by default the operating system's randomness.
     """
-    ms = int(to_utc(at).timestamp() * 1000)
+    # Integer arithmetic: exact for every datetime, unlike a float timestamp.
+    ms = (to_utc(at) - _UNIX_EPOCH) // timedelta(milliseconds=1)
+    if ms < 0:
+        raise ValueError(f"expected an instant from 1970 on for a UUIDv7, found {at.isoformat()}")
     if isinstance(rand, random.Random):
         bits = rand.getrandbits(80).to_bytes(10, "big")
     elif rand is not None:

@@ -186,6 +186,11 @@ class Keyring:
                 raise KeyFileError(
                     f"{where}.public_key: expected 32 bytes (Ed25519), found {len(public)}"
                 )
+            if e.valid_until is not None and e.valid_until <= e.valid_from:
+                raise KeyFileError(
+                    f"{where}.valid_until: expected an instant after valid_from "
+                    f"({format_instant(e.valid_from)}), found {format_instant(e.valid_until)}"
+                )
             if e.key_id != key_id_for(e.centre, public):
                 raise KeyFileError(
                     f"{where}.key_id: expected {key_id_for(e.centre, public)!r} "

@@ -82,9 +82,9 @@ CITATION_1 = 'citation = { article = "Art. 1 (hypothetical)", url = "https://exa
 DESCRIPTION_1 = 'description = "Each launch is notified at least 48 hours before it."'
 
 
-def condition(group: str, field: str, op: str) -> str:
-    """An ``applies_if`` line with one condition."""
-    return f'applies_if = {{ {group} = [ {{ field = "{field}", op = "{op}", value = 2 }} ] }}'
+def condition(group: str, field: str, op: str, value: str = "2") -> str:
+    """An ``applies_if`` line with one condition (``value`` in TOML syntax)."""
+    return f'applies_if = {{ {group} = [ {{ field = "{field}", op = "{op}", value = {value} }} ] }}'
 
 
 def write(directory: Path, text: str, name: str = "uscn.toml") -> Path:
@@ -312,6 +312,18 @@ MISTAKES: list[tuple[str, Callable[[str], str], str, str]] = [
         replace('bound = "48h"', 'bound = "48h"\n' + condition("any", "stages", "=>")),
         "rules[0].applies_if.any[0].op",
         r"expected one of >=, >, <=, <, ==, !=, in, found string '=>'",
+    ),
+    (
+        "condition-value-of-wrong-type",
+        replace('bound = "48h"', 'bound = "48h"\n' + condition("any", "stages", ">=", '"2"')),
+        "rules[0].applies_if",
+        r"condition 'stages >= '2'': field 'stages' holds integer values, found string '2'",
+    ),
+    (
+        "in-without-an-array",
+        replace('bound = "48h"', 'bound = "48h"\n' + condition("any", "stages", "in")),
+        "rules[0].applies_if.any[0].value",
+        r"'in' compares with an array of values, found integer 2",
     ),
     (
         "condition-on-unknown-field",

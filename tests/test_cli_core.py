@@ -290,6 +290,16 @@ def test_keys_generate_refuses_to_overwrite_a_key(nrrc: Run, tmp_path: Path) -> 
     assert (tmp_path / "US.key").read_bytes() == before
 
 
+def test_keys_generate_writes_nothing_when_one_centre_would_fail(nrrc: Run, tmp_path: Path) -> None:
+    """If any centre's key exists, no new key is written: no private key without its entry."""
+    assert call(nrrc, "keys", "generate", "RU", "--dir", tmp_path).code == 0
+    result = call(nrrc, "keys", "generate", "US", "RU", "--dir", tmp_path)
+    assert result.code == 2, result
+    assert "RU.key: already exists" in result.err
+    assert not (tmp_path / "US.key").exists()
+    assert Keyring.load(tmp_path / "keyring.json").centres() == ["RU"]
+
+
 def test_keys_generate_refuses_a_naive_instant(nrrc: Run, tmp_path: Path) -> None:
     """Validity instants need an offset."""
     result = call(nrrc, "keys", "generate", "US", "--dir", tmp_path, "--valid-from", "2026-01-01")

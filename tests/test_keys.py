@@ -256,6 +256,11 @@ BAD_KEYRINGS: list[tuple[str, dict[str, object], str]] = [
     ("centre", {"centre": "us"}, r"Expected `str` matching regex .* - at `\$\.keys\[0\]\.centre`"),
     ("naive", {"valid_from": "2026-01-01T00:00:00"}, r"timezone.*\$\.keys\[0\]\.valid_from"),
     ("unknown-field", {"owner": "US"}, r"unknown field `owner`"),
+    (
+        "empty-validity",
+        {"valid_until": "2026-01-01T00:00:00Z"},
+        r"\$\.keys\[0\]\.valid_until: expected an instant after valid_from",
+    ),
     ("conflict", {"duplicate": True}, r"\$\.keys\[1\]: key US-.*already in the keyring"),
 ]
 

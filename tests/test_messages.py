@@ -196,7 +196,7 @@ def test_message_ids_are_uuid7_with_the_time_in_milliseconds() -> None:
     assert re.match(MESSAGE_ID_PATTERN, text)
     assert value.version == 7
     assert value.variant == uuid.RFC_4122
-    assert value.int >> 80 == int(at.timestamp() * 1000)
+    assert value.int >> 80 == 1772357400123  # ms since 1970-01-01T00:00:00Z
     assert text == str(value)
 
 
@@ -221,6 +221,12 @@ def test_message_ids_are_random_by_default() -> None:
     """Without ``rand``, two ids of the same millisecond differ."""
     at = datetime(2026, 3, 1, tzinfo=UTC)
     assert new_message_id(at) != new_message_id(at)
+
+
+def test_an_instant_before_1970_cannot_make_an_id() -> None:
+    """UUIDv7 counts milliseconds from the Unix epoch; earlier instants are refused clearly."""
+    with pytest.raises(ValueError, match="from 1970 on"):
+        new_message_id(datetime(1969, 12, 31, 23, 59, tzinfo=UTC))
 
 
 def test_a_naive_instant_cannot_make_an_id() -> None:

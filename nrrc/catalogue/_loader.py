@@ -435,6 +435,12 @@ def _applicability(ctx: _Ctx, value: Any, path: str) -> Applicability:
             if "value" not in c:
                 ctx.add(f"{cpath}.value", "missing: expected the value to compare with")
                 continue
+            if op == "in" and not isinstance(c["value"], list):
+                ctx.add(
+                    f"{cpath}.value",
+                    f"'in' compares with an array of values, found {_describe(c['value'])}",
+                )
+                continue
             conds.append(Condition(field=_str(ctx, c, "field", cpath), op=op, value=c["value"]))
         groups[key] = tuple(conds)
     return Applicability(any_of=groups["any"], all_of=groups["all"])
@@ -844,9 +850,9 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
 
     def need_field(
         kind: Kind | None, key: str, name: str | None, types: tuple[FieldType, ...]
-    ) -> None:
+    ) -> FieldSpec | None:
         if kind is None or name is None:
-            return
+            return None
         spec = kind.field(name)
         if spec is None:
             names = ", ".join(f.name for f in kind.fields) or "none"
@@ -867,6 +873,7 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
                     f"a {spec.type.value}; this rule needs a {want} field",
                 )
             )
+        return spec
 
     instant = (FieldType.DATE, FieldType.DATETIME)
     kind = need_kind("kind", r.kind)
@@ -881,7 +888,44 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
     if r.type is not RuleType.WINDOW:
         for group in (r.applies_if.any_of, r.applies_if.all_of):
             for c in group:
-                need_field(
+                spec = need_field(
                     kind or (kinds.get(r.trigger) if r.trigger else None), "applies_if", c.field, ()
                 )
+                wrong = _condition_mismatch(c, spec)
+                if wrong:
+                    problems.append(Problem(a.path, f"{path}.applies_if", wrong))
     return problems
+
+
+def _condition_mismatch(c: Condition, spec: FieldSpec | None) -> str | None:
+    """Why a condition's value can never be compared with its field, or None.
+
+    A mismatch would not raise at audit time: the condition would silently never hold and the
+    rule never apply (``troops >= "9000"``).
+    """
+    if spec is None:
+        return None
+    values = c.value if c.op == "in" else [c.value]
+    t = spec.type
+    for value in values:
+        if t in (FieldType.INTEGER, FieldType.NUMBER):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif t is FieldType.BOOLEAN:
+            ok = isinstance(value, bool)
+        elif t is FieldType.STRING:
+            ok = isinstance(value, str)
+        elif t is FieldType.ENUM:
+            if value not in spec.values:
+                return (
+                    f"condition '{c}': {value!r} is not a value of the enum field "
+                    f"{spec.name!r} ({', '.join(spec.values)})"
+                )
+            ok = True
+        else:
+            ok = True  # dates, durations, areas and lists are compared as the audit decides
+        if not ok:
+            return (
+                f"condition '{c}': field {spec.name!r} holds {t.value} values, "
+                f"found {_describe(value)} to compare with"
+            )
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +12,10 @@ from rich.table import Table
 
 from nrrc.cli._app import console, fail, keys_app
 from nrrc.keys import Keyring, generate_key, write_private_key
+from nrrc.messages import CENTRE_PATTERN
 from nrrc.timeutil import format_instant, parse_instant
 
+CENTRE = re.compile(CENTRE_PATTERN)
 KeyringOpt = Annotated[Path, typer.Option("--keyring", "-k", help="Keyring file (JSON).")]
 
 
@@ -56,6 +59,14 @@ def keys_generate(
         fail(f"--valid-until: expected an instant after {format_instant(start)}")
     ring_path = directory / "keyring.json"
     ring = _load_or_new(ring_path)
+    # Check every centre first: a failure halfway would leave private keys without keyring
+    # entries.
+    for centre in centres:
+        key_path = directory / f"{centre}.key"
+        if key_path.exists():
+            fail(f"{key_path}: already exists; refusing to overwrite a private key")
+        if not CENTRE.match(centre):
+            fail(f"centre id: expected capital letters and digits (e.g. 'US'), found {centre!r}")
     for centre in centres:
         signer = generate_key(centre)
         write_private_key(signer, directory / f"{centre}.key")
