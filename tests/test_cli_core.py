@@ -252,6 +252,14 @@ def test_schema_export_writes_every_schema(nrrc: Run, tmp_path: Path, types: Mes
     assert written == schema_files(types)
 
 
+def test_a_path_the_system_refuses_is_one_line_and_exit_2(nrrc: Run, tmp_path: Path) -> None:
+    """Exporting under a regular file fails with the path and the reason, no traceback."""
+    (tmp_path / "file").write_text("x")
+    result = call(nrrc, "schema", "--export", tmp_path / "file" / "schemas")
+    assert result.code == 2, result
+    assert result.err == f"nrrc: error: {tmp_path / 'file' / 'schemas'}: Not a directory\n"
+
+
 def test_an_unknown_kind_is_refused(nrrc: Run) -> None:
     """Exit 2 with a pointer to the list."""
     result = call(nrrc, "schema", "bmlna.launch")
@@ -374,6 +382,7 @@ def test_verify_json_output(nrrc: Run, walkthrough: tuple[Path, list[Path], Path
     assert result.code == 1, result
     reports = json.loads(result.out)
     assert [r["problems"] == [] for r in reports] == [True, False]
+    assert (reports[0]["records"], reports[0]["checkpoints"], reports[0]["closed"]) == (2, 1, True)
     assert reports[1]["problems"][0]["code"] == "edited"
 
 

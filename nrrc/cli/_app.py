@@ -6,6 +6,7 @@ and prints. Bad input ends in one line on stderr and exit code 2, never a traceb
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -72,6 +73,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         app(args=list(argv) if argv is not None else None, prog_name="nrrc")
     except NrrcError as exc:
         err_console.print(f"nrrc: error: {exc}", markup=False, soft_wrap=True)
+        sys.exit(2)
+    except BrokenPipeError:
+        # The reader went away (`nrrc rules list | head`): stop quietly, like other tools.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        # A directory that cannot be created, a file that cannot be written: the user's
+        # input named a path the system refuses; say which and why, without a traceback.
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(
+            f"nrrc: error: {where}{exc.strerror or exc}", markup=False, soft_wrap=True
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("nrrc: interrupted", markup=False)

@@ -58,6 +58,7 @@ def verify(
                         "owner": r.owner,
                         "records": r.records,
                         "verified": r.verified,
+                        "checkpoints": r.checkpoints,
                         "closed": r.closed,
                         "problems": [
                             {"line": p.line, "code": p.code, "message": p.message}
