@@ -500,14 +500,15 @@ class Centre:
         if s.accepted % _PRUNE_EVERY == 0:
             self._prune(now)
         step.records.append(LogRecord("received", now, delivery.envelope))
-        step.events.append(Event("received", now, message_id=st.id, kind=st.kind, peer=st.sender))
-        if st.kind == ACK_KIND:
+        kind = st.kind
+        step.events.append(Event("received", now, message_id=st.id, kind=kind, peer=st.sender))
+        if kind == ACK_KIND:
             self._on_ack(now, opened, step)
         else:
             self._owe_ack(now, opened, digest, step)
             if st.recipient == self.id:
                 plan, error = self.planner.for_reply(
-                    now, st.kind, st.sender, ReplyRef(id=st.id, digest=digest), self.rng
+                    now, kind, st.sender, ReplyRef(id=st.id, digest=digest), self.rng
                 )
                 self._report_errors(now, [error] if error else [], step)
                 if plan is not None:
@@ -538,14 +539,15 @@ class Centre:
                 Event("ack-withheld", now, _WARN, message_id=st.id, kind=st.kind, peer=st.sender)
             )
             return
-        rules = self.book.ack_rules(st.kind)
-        first_late = self.book.ack_first_late(st.kind, now)
+        kind = st.kind
+        rules = self.book.ack_rules(kind)
+        first_late = min(self.book.response_first_late(r, now) for r in rules) if rules else None
         send_at = now + self.config.behaviour.ack_delay.sample_delta(self.rng)
         owed = OwedAck(
             sender=st.sender,
             message_id=st.id,
             digest=digest,
-            kind=st.kind,
+            kind=kind,
             received_at=now,
             send_at=send_at,
             first_late=first_late,
