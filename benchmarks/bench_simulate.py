@@ -203,9 +203,11 @@ def main() -> None:
     raw = raw_rate(types, raw_n, args.repeat)
     print(f"raw Ed25519 sign+verify: {raw:,.0f} messages/s (one sign and one verify each)")
     for name, ids in TOPOLOGIES.items():
+        n = ids.count('"') // 2
+        scaled = per_year * 40 // (2 * n * (n - 1))  # the same number of messages in each
         for logs in (True, False):
             how = "writing logs" if logs else "no log files"
-            line = ratio(types, raw_n, ids, per_year, args.repeat, logs)
+            line = ratio(types, raw_n, ids, scaled, args.repeat, logs)
             print(f"simulator, {name}, {how}: {line}")
     print("(target: ratio >= 0.70)")
     for scenario in ("hcoc", "osce"):
