@@ -2,10 +2,14 @@
 
 * Every kind's statements survive encode -> decode unchanged, and re-encode to the same bytes.
 * Any single-byte change anywhere in a signed envelope is refused by the Verifier.
+* The envelope's fast base64 check accepts exactly the canonical encodings.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import string
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +18,8 @@ from hypothesis import strategies as st
 from strategies import aware_datetimes, statements
 
 from nrrc.catalogue import load_catalogue
-from nrrc.envelope import Verifier, compose
-from nrrc.errors import EnvelopeError
+from nrrc.envelope import Verifier, _b64, compose
+from nrrc.errors import EnvelopeError, MalformedEnvelope
 from nrrc.keys import Keyring, Signer
 from nrrc.messages import MessageTypes, Statement
 
@@ -123,3 +127,44 @@ def test_every_single_byte_change_is_refused_exhaustively_for_one_value(
             continue
         accepted.append(index)
     assert accepted == []
+
+
+B64_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "+/"
+
+
+def _canonical_by_definition(text: str) -> bytes | None:
+    """``text`` decoded if it is canonical standard base64 by definition (re-encoding the
+    decoded bytes gives it back), else None."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode() == text else None
+
+
+def _with_last_data_character(encoded: str, char: str) -> str:
+    """Replace the last character before the padding (where pad bits live)."""
+    data = encoded.rstrip("=")
+    return data[:-1] + char + encoded[len(data) :] if data else encoded
+
+
+BASE64_LIKE = (
+    st.text(alphabet="ABQRwx09+/= \n", max_size=12)
+    | st.binary(max_size=9).map(lambda b: base64.b64encode(b).decode())
+    | st.builds(
+        _with_last_data_character,
+        st.binary(min_size=1, max_size=9).map(lambda b: base64.b64encode(b).decode()),
+        st.sampled_from(B64_ALPHABET),
+    )
+)
+
+
+@given(BASE64_LIKE)
+def test_the_fast_base64_check_is_canonical_base64_by_definition(text: str) -> None:
+    """The envelope's base64 check accepts exactly what re-encoding would give back."""
+    expected = _canonical_by_definition(text)
+    try:
+        found: bytes | None = _b64(text, "payload")
+    except MalformedEnvelope:
+        found = None
+    assert found == expected
