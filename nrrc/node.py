@@ -104,7 +104,14 @@ class NodeOptions:
             real round trip of a few tens of milliseconds is minutes of simulated time, so a
             scenario's ten-minute first retry would flood healthy links with copies; the node
             stretches the retry policy's first and longest interval to at least this.
+        min_give_up: the shortest time before the centre gives up retransmitting (simulated
+            time). A real outage (a broker restart, a node reconnecting) lasts real seconds,
+            which can be weeks of simulated time; without this floor a sender would give up on
+            a healthy link that was down for two real seconds.
         behaviour: replaces the centre's behaviour (e.g. the demo's late-prone centre).
+        drain: after ``until``, keep receiving until nothing has arrived for this many real
+            seconds (messages still in flight are then logged as received).
+        drain_max: the longest the drain may last, in real seconds.
     """
 
     centre: str
@@ -115,7 +122,10 @@ class NodeOptions:
     until: datetime | None = None
     seed: int | None = None
     min_retry: timedelta | None = None
+    min_give_up: timedelta | None = None
     behaviour: Behaviour | None = None
+    drain: float = 1.0
+    drain_max: float = 6.0
 
 
 @dataclass
@@ -147,13 +157,13 @@ def _adapted(config: CentreConfig, options: NodeOptions) -> CentreConfig:
     """The scenario's configuration of the centre with the node's live-run adjustments."""
     if options.behaviour is not None:
         config = replace(config, behaviour=options.behaviour)
+    retry = config.retry
     floor = options.min_retry
-    if floor is not None and floor > config.retry.initial:
-        retry = replace(
-            config.retry, initial=floor, max_interval=max(floor, config.retry.max_interval)
-        )
-        config = replace(config, retry=retry)
-    return config
+    if floor is not None and floor > retry.initial:
+        retry = replace(retry, initial=floor, max_interval=max(floor, retry.max_interval))
+    if options.min_give_up is not None and options.min_give_up > retry.give_up_after:
+        retry = replace(retry, give_up_after=options.min_give_up)
+    return replace(config, retry=retry)
 
 
 def _jsonable(value: Any) -> Any:
@@ -161,6 +171,8 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -317,10 +329,11 @@ class Node:
             )
             await transport.start()
             self._commit(centre, first, [], store, writer, transport)
-            await self._loop(centre, store, writer, transport, stop)
+            if await self._loop(centre, store, writer, transport, stop):
+                await self._drain(centre, store, writer, transport, stop)
         finally:
             await transport.close()
-            closing = self.local(min(self.clock.now(), self.until))
+            closing = self.local(self.clock.now())
             if self._last_at is not None:
                 closing = max(closing, self._last_at)
             writer.close(closing)
@@ -336,14 +349,15 @@ class Node:
         writer: LogWriter,
         transport: MqttTransport,
         stop: asyncio.Event,
-    ) -> None:
+    ) -> bool:
+        """The main loop; True when it ended because simulated time reached ``until``."""
         receiver: asyncio.Task[Delivery] | None = None
         stopper = asyncio.create_task(stop.wait(), name=f"{self.id}-stop")
         try:
             while not stop.is_set():
                 true_now = self.clock.now()
                 if true_now >= self.until:
-                    break
+                    return True
                 local = self.local(true_now)
                 step = Step()
                 while self._items and self._items[0].known_at <= true_now:
@@ -387,6 +401,50 @@ class Node:
                         await task
             if receiver is not None and receiver.done() and not receiver.cancelled():
                 self._ready.append(receiver.result())
+        return False
+
+    async def _drain(
+        self,
+        centre: Centre,
+        store: Store,
+        writer: LogWriter,
+        transport: MqttTransport,
+        stop: asyncio.Event,
+    ) -> None:
+        """After ``until``: only receive (no new notices, no timers) until the links have been
+        quiet for ``drain`` real seconds, then wait for the outbox to reach the broker.
+
+        Every node of a run stops at the same simulated instant, so whatever is in flight
+        then would otherwise be logged as sent and never received.
+        """
+        loop = asyncio.get_running_loop()
+        hard = loop.time() + self.options.drain_max
+        quiet = loop.time() + self.options.drain
+        while not stop.is_set():
+            wait = min(hard, quiet) - loop.time()
+            if wait <= 0:
+                break
+            delivery = self._ready.popleft() if self._ready else None
+            if delivery is None:
+                try:
+                    async with asyncio.timeout(wait):
+                        delivery = await transport.receive()
+                except TimeoutError:
+                    break
+            deliveries = [delivery]
+            while len(deliveries) < _BATCH:
+                more = self._ready.popleft() if self._ready else transport.receive_nowait()
+                if more is None:
+                    break
+                deliveries.append(more)
+            local = self.local(self.clock.now())
+            step = Step()
+            for d in deliveries:
+                step.extend(centre.receive(local, d))
+            self._commit(centre, step, deliveries, store, writer, transport)
+            quiet = loop.time() + self.options.drain
+        while store.unpublished(limit=1) and transport.connected and loop.time() < hard:
+            await asyncio.sleep(0.05)
 
     def _commit(
         self,

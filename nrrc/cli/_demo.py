@@ -1,13 +1,14 @@
-"""``nrrc demo``."""
+"""``nrrc demo``: the live exchange over MQTT, or (``--offline``) the one-exchange walk-through."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nrrc.cli._app import app, catalogue, console
+from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
 from nrrc.envelope import Verifier
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes
@@ -17,12 +18,117 @@ from nrrc.walkthrough import run_walkthrough
 
 @app.command("demo")
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for keys and logs.")] = Path(
-        "demo-out"
-    ),
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Built-in scenario id or scenario file.")
+    ] = "p5",
+    broker: Annotated[
+        str,
+        typer.Option(
+            "--broker",
+            "-b",
+            help="embedded (amqtt in this process, the default), mosquitto (a local Mosquitto "
+            "the demo starts), or mqtt://host:port / mqtts://host:port.",
+        ),
+    ] = "embedded",
+    secrets: Annotated[
+        Path | None,
+        typer.Option(help="With a broker URL: directory of <ID>.password files."),
+    ] = None,
+    days: Annotated[float, typer.Option(help="Simulated days to run.")] = 60.0,
+    seconds: Annotated[float, typer.Option(help="Real seconds they take.")] = 60.0,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Run directory (default: demo-run, or demo-out offline)."),
+    ] = None,
+    late_prone: Annotated[
+        str | None, typer.Option(help="Make this centre late with a third of its notices.")
+    ] = None,
+    kill: Annotated[
+        str | None, typer.Option(help="SIGKILL this centre's node mid-run, then restart it.")
+    ] = None,
+    restart_broker: Annotated[
+        bool, typer.Option("--restart-broker", help="Stop and restart the broker mid-run.")
+    ] = False,
+    forge: Annotated[
+        str | None,
+        typer.Option(help="Inject forged, tampered, replayed and misaddressed envelopes here."),
+    ] = None,
+    faults: Annotated[
+        bool,
+        typer.Option("--faults", help="All of the above, on the busiest centres (a quick tour)."),
+    ] = False,
+    live: Annotated[
+        bool | None,
+        typer.Option("--live/--no-live", help="Draw the live view (default: on a terminal)."),
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline", help="No broker: walk through one signed exchange, step by step."
+        ),
+    ] = False,
+    agreements: Annotated[
+        list[Path] | None, typer.Option("--agreements", help=AGREEMENTS_HELP)
+    ] = None,
 ) -> None:
+    """Watch centres exchange signed notices live over MQTT, then audit their logs.
+
+    One process per centre (the p5 scenario by default), scaled time (60 simulated days in
+    about a minute), a live view of traffic, acknowledgements and warnings, then the audit
+    and an HTML report. Exit code: 0 no violations, 1 violations found, 2 the demo failed.
+    """
+    if offline:
+        walkthrough(out or Path("demo-out"))
+        return
+    from nrrc.demo import DemoOptions, run_demo
+    from nrrc.errors import NrrcError
+    from nrrc.scenario import load_scenario
+
+    cat = catalogue(agreements)
+    scen = load_scenario(scenario, cat)
+    if faults:
+        from nrrc.demo import busiest_centres
+
+        ids = busiest_centres(scen, days)
+        late_prone = late_prone or ids[0]
+        kill = kill or ids[1 % len(ids)]
+        forge = forge or ids[2 % len(ids)]
+        restart_broker = restart_broker or not broker.startswith("mqtt")
+    options = DemoOptions(
+        scenario_arg=scenario,
+        out=out or Path("demo-run"),
+        broker=broker,
+        secrets=secrets,
+        days=days,
+        seconds=seconds,
+        late_prone=late_prone,
+        kill=kill,
+        restart_broker=restart_broker,
+        forge=forge,
+        live=console.is_terminal if live is None else live,
+    )
+    try:
+        result = asyncio.run(run_demo(options, scen, cat, console))
+    except NrrcError as exc:
+        fail(str(exc))
+    from nrrc.audit.report_text import renderables
+
+    console.print("")
+    for part in renderables(result.audit):
+        console.print(part)
+    console.print(f"HTML report: {result.report_html}", markup=False, soft_wrap=True)
+    console.print(
+        f"Run directory: {result.out} (logs/, observed.jsonl, keyring.json). Audit it again: "
+        f"nrrc audit --keyring {result.keyring} --observed {result.observed} {result.out / 'logs'}",
+        markup=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(1 if result.audit.violations else 0)
+
+
+def walkthrough(out: Path) -> None:
     """Walk through one exchange: keys, a signed launch notice, its acknowledgement, both logs,
-    their verification, and a tampered copy being caught."""
+    their verification, and a tampered copy being caught (``nrrc demo --offline``)."""
     cat = catalogue(None)
     w = run_walkthrough(cat, out)
     st = w.notice.statement

@@ -93,6 +93,13 @@ def node(
             "round trip is minutes of simulated time (0: the scenario's policy as is)."
         ),
     ] = 0.5,
+    min_give_up_real: Annotated[
+        float,
+        typer.Option(
+            help="Shortest time before giving up retransmitting, in real seconds: a real outage "
+            "of a few seconds can be weeks of simulated time (0: the scenario's policy as is)."
+        ),
+    ] = 30.0,
     late_prone: Annotated[
         float | None,
         typer.Option(
@@ -175,6 +182,7 @@ def node(
         until=until,
         seed=seed,
         min_retry=timedelta(seconds=speed * min_retry_real) if min_retry_real > 0 else None,
+        min_give_up=timedelta(seconds=speed * min_give_up_real) if min_give_up_real > 0 else None,
         behaviour=behaviour,
     )
     runner = Node(options, cat)

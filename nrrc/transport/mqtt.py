@@ -135,7 +135,7 @@ class MqttSettings:
     client_id: str | None = None
     keepalive: int = 20
     backoff_initial: float = 0.2
-    backoff_max: float = 10.0
+    backoff_max: float = 1.0
     publish_window: int = 64
     timeout: float = 10.0
 
