@@ -144,13 +144,17 @@ class NodeResult:
 
 def node_keys(scenario: Scenario, run_dir: Path, centre: str, seed: int) -> tuple[Signer, Keyring]:
     """The centre's signing key and the keyring: files in ``run_dir`` when present, else
-    derived from the scenario's seed exactly as ``nrrc simulate`` derives them."""
+    derived from the scenario's seed exactly as ``nrrc simulate`` derives them (the derived
+    keyring is then written to ``run_dir/keyring.json`` for the auditor; every node of a run
+    derives the same one, and the write is atomic)."""
     key_file = run_dir / "keys" / f"{centre}.key"
     ring_file = run_dir / "keyring.json"
     signers, ring = scenario_keys(scenario, seed)
     signer = load_private_key(key_file, centre) if key_file.exists() else signers[centre]
-    keyring = Keyring.load(ring_file) if ring_file.exists() else ring
-    return signer, keyring
+    if ring_file.exists():
+        return signer, Keyring.load(ring_file)
+    ring.save(ring_file)
+    return signer, ring
 
 
 def _adapted(config: CentreConfig, options: NodeOptions) -> CentreConfig:

@@ -355,3 +355,28 @@ def test_mosquitto_sessions_survive_a_broker_killed_after_autosave(tmp_path: Pat
         _run(deliver())
     finally:
         broker.stop()
+
+
+def test_committed_broker_configs_match_the_generator(tmp_path: Path) -> None:
+    """brokers/ holds exactly what `nrrc brokers generate` writes for p5 (minus secrets)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    out = tmp_path / "brokers"
+    args = [
+        *("p5", str(out), "--config-root", "/nrrc/brokers", "--data-root", "/mosquitto/data"),
+        *("--bind", "", "--no-secrets", "--federated-host", "broker-{id}"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", "from nrrc.cli import main; main()", "brokers", "generate", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    generated = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert generated, "nothing generated"
+    for rel in generated:
+        assert (repo / "brokers" / rel).read_text() == (out / rel).read_text(), rel

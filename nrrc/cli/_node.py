@@ -82,6 +82,16 @@ def node(
             "run must get the same value (default: now)."
         ),
     ] = None,
+    clock_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Share the clock epoch through this file: the first node of a run writes "
+            "now + --startup into it, the others read it (containers started one by one)."
+        ),
+    ] = None,
+    startup: Annotated[
+        float, typer.Option(help="With --clock-file: real seconds before simulated time starts.")
+    ] = 10.0,
     days: Annotated[
         float | None, typer.Option(help="Stop after this many simulated days (default: all).")
     ] = None,
@@ -160,7 +170,12 @@ def node(
         cert_file=cert,
         key_file=key,
     )
-    epoch = time.time() if clock_epoch is None else clock_epoch
+    if clock_epoch is not None:
+        epoch = clock_epoch
+    elif clock_file is not None:
+        epoch = _shared_epoch(clock_file, startup)
+    else:
+        epoch = time.time()
     clock = ScaledClock(scen.start, epoch, speed)
     until = None if days is None else to_utc(scen.start) + _days(days)
     behaviour = None
@@ -197,6 +212,29 @@ def node(
     asyncio.run(main())
 
 
+def _shared_epoch(path: Path, startup: float) -> float:
+    """The run's clock epoch from ``path``, written there first (exclusively) if missing."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f"{time.time() + startup:.6f}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    for _ in range(50):
+        text = path.read_text().strip()
+        if text:
+            try:
+                return float(text)
+            except ValueError:
+                fail(f"{path}: expected a POSIX time (seconds), found {text[:40]!r}")
+        time.sleep(0.05)  # another node created it and is still writing
+    raise typer.Exit(fail(f"{path}: the clock file stays empty"))
+
+
 def _days(days: float) -> timedelta:
     if not days > 0:
         fail(f"--days: expected a positive number, found {days}")
@@ -223,6 +261,13 @@ def brokers_generate(
     federated_base_port: Annotated[
         int, typer.Option(help="First port of the federated brokers (two per centre).")
     ] = 11883,
+    federated_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Host of each centre's broker in the federation, '{id}' replaced by the "
+            "lowercase centre id (e.g. broker-{id}); default: --bind or 127.0.0.1."
+        ),
+    ] = None,
     max_queued: Annotated[
         int | None,
         typer.Option(help="Mosquitto max_queued_messages (default: sized for the scenario)."),
@@ -261,6 +306,11 @@ def brokers_generate(
         port=port,
         tls_port=tls_port,
         federated_base_port=federated_base_port,
+        federated_hosts=(
+            {c: federated_host.replace("{id}", c.lower()) for c in membership.centres}
+            if federated_host
+            else None
+        ),
         max_queued=max_queued,
         run_as=run_as,
         secrets=not no_secrets,
