@@ -34,6 +34,7 @@ test: lint typecheck pytest
 
 schemas: $(STAMP)
 	$(BIN)/nrrc schema --export messages/schema
+	$(BIN)/python messages/examples/generate.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_verify.py
