@@ -369,7 +369,7 @@ def _exchange_info(ex: Exchange, sender: str, when: str) -> None:
     ("when", "late"),
     [
         pytest.param("2026-12-15 23:59:59", None, id="last-second-of-due-date"),
-        pytest.param("2026-12-16 00:00:00", "late by 1 s", id="first-second-after"),
+        pytest.param("2026-12-16 00:00:00", "1 day late", id="first-second-after"),
     ],
 )
 def test_periodic_due_date_is_a_whole_utc_day(

@@ -62,6 +62,7 @@ def test_json_report_follows_the_documented_schema(logs: Path) -> None:
     assert set(doc) == {
         "format",
         "logs",
+        "observed",
         "period",
         "totals",
         "exit_code",

@@ -49,6 +49,10 @@ class Selection:
             return False
         return not self.select or self._matches(self.select, code, name, agreement)
 
+    def names(self, code: str, name: str, agreement: str) -> bool:
+        """Whether ``--select`` names this code (or its agreement) explicitly."""
+        return bool(self.select) and self._matches(self.select, code, name, agreement)
+
     def unknown(self, catalogue: Catalogue) -> list[str]:
         """Patterns that match no rule, check or agreement (to report them as mistakes)."""
         bad = []
@@ -97,6 +101,10 @@ class Collector:
                 w = self.selection.wants(code, c.name, c.group)
             self._wanted[code] = w
         return w
+
+    def explicit(self, rule: Rule) -> bool:
+        """Whether ``--select`` asked for this rule by code, name or agreement."""
+        return self.selection.names(rule.code, rule.name, rule.agreement)
 
     def evidence(self, file: int, line: int, message_id: str | None, role: str) -> Evidence:
         """Evidence at line ``line`` of the log ranked ``file``."""

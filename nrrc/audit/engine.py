@@ -35,7 +35,7 @@ import msgspec
 
 from nrrc.audit.codes import CHECKS, problem_code
 from nrrc.audit.collector import Collector, Selection
-from nrrc.audit.events import Basis, Provision, kind_words, payload_values, short_id
+from nrrc.audit.events import Basis, Provision, kind_words, short_id
 from nrrc.audit.findings import AuditResult, Evidence, Finding, Outcome
 from nrrc.audit.responses import ResponseChecks
 from nrrc.audit.sources import Inputs, LogSource, find_inputs
@@ -196,6 +196,8 @@ class _Engine:
             | (self.windows.kinds() if self.windows else set())
         )
         need_seen = {r.agreement for r in self.yearly.rules}
+        if self.windows is not None:
+            need_seen |= {r.agreement for rs in self.windows.by_kind.values() for r in rs}
         self.seen_kinds = {
             k.id: k.agreement
             for k in catalogue.kinds.values()
@@ -216,6 +218,7 @@ class _Engine:
         self.now = self.period_lo
         self.count = 0
         self._peek = Verifier(keyring, types)
+        self.kind_of: dict[type, str] = {t: k for k, t in types.statements.items()}
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -230,17 +233,30 @@ class _Engine:
         return agreement.central_contact if agreement else None
 
     def in_scope(self, agreement_id: str, party: str) -> bool:
-        """Whether the logs could show ``party``'s notices under this agreement."""
-        if party in self.owners:
-            return True
+        """Whether the logs could show ``party``'s notices under this agreement: it is a party
+        (declared, or seen sending or receiving the agreement's messages when none are
+        declared), and its own log, the central contact's, or another party's is given."""
         a = self.catalogue.agreements.get(agreement_id)
         if a is None:
             return False
-        if a.central_contact and a.central_contact in self.owners:
-            return True
         if a.parties:
-            return any(p in self.owners for p in a.parties if p != party)
-        return bool(self.owners - {party})
+            if party not in a.parties:
+                return False
+            others = any(p in self.owners for p in a.parties if p != party)
+        else:
+            if party not in self.seen.get(agreement_id, ()):
+                return False
+            others = bool(self.owners - {party})
+        cc = a.central_contact is not None and a.central_contact in self.owners
+        return party in self.owners or cc or others
+
+    def scope_now(self, agreement_id: str, party: str) -> bool | None:
+        """:meth:`in_scope` while the logs are still being read: None when it depends on what
+        the rest of the logs show (agreements without declared parties)."""
+        a = self.catalogue.agreements.get(agreement_id)
+        if a is not None and not a.parties and party not in self.seen.get(agreement_id, ()):
+            return None
+        return self.in_scope(agreement_id, party)
 
     def parties(self, agreement_id: str) -> list[str]:
         a = self.catalogue.agreements[agreement_id]
@@ -259,7 +275,7 @@ class _Engine:
         period_end: datetime | None = None,
     ) -> None:
         st = opened.statement
-        kind = st.kind
+        kind = self.kind_of.get(type(st)) or st.kind
         self.active.add(kind)
         agreement = self.seen_kinds.get(kind)
         if agreement is not None:
@@ -269,8 +285,8 @@ class _Engine:
                 seen.add(receiver)
         if kind not in self.rule_kinds:
             return
-        prov = Provision(opened, receiver, basis, at, first, evidence, note)
-        values: dict[str, Any] | None = payload_values(st)
+        prov = Provision(opened, kind, receiver, basis, at, first, evidence, note)
+        values: dict[str, Any] | None = None
         self.timing.on_provision(prov, values, period_end)
         self.responses.on_provision(prov, values, self.now)
         self.yearly.on_provision(prov, values)
@@ -583,6 +599,8 @@ class _Engine:
             self.catalogue.kinds[k].agreement for k in self.active if k in self.catalogue.kinds
         }
         self.yearly.finish(start, end, self.parties, in_use)
+        if self.windows is not None:
+            self.windows.finish(self.in_scope)
         self._unknown_key_findings()
         return start, end
 
@@ -683,7 +701,7 @@ class _Engine:
         if self.windows is None:
             return
         self.now = to_utc(activity.at).timestamp()
-        self.windows.on_activity(activity, self.ev(rank, line, None, "activity"), self.in_scope)
+        self.windows.on_activity(activity, self.ev(rank, line, None, "activity"), self.scope_now)
 
 
 # -- observed activities ------------------------------------------------------------------------
@@ -826,7 +844,8 @@ def audit(
     return AuditResult(
         findings=tuple(findings),
         summary=collector.summary(),
-        logs=tuple(names),
+        logs=tuple(names[: len(sources)]),
+        observed=tuple(names[len(sources) :]),
         messages=stats.records,
         verified=stats.verified,
         period_start=start,

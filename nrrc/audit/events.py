@@ -40,6 +40,8 @@ class Provision:
     """One message provided (or not) to one receiver."""
 
     opened: Opened
+    kind: str
+    """The message's kind id."""
     receiver: str
     basis: Basis
     at: datetime | None

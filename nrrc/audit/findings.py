@@ -128,6 +128,8 @@ class AuditResult(msgspec.Struct, frozen=True, kw_only=True):
     period_start: datetime | None = None
     period_end: datetime | None = None
     measurements: tuple[Measurement, ...] = ()
+    observed: tuple[str, ...] = ()
+    """Observed-activity logs read (``logs`` holds the message logs)."""
 
     @property
     def violations(self) -> int:

@@ -7,7 +7,8 @@ versions of ``nrrc-audit/1``; existing keys never change meaning or type::
 
     {
       "format": "nrrc-audit/1",
-      "logs": ["RU.log.jsonl", "US.log.jsonl"],        // audited inputs, by owner then name
+      "logs": ["RU.log.jsonl", "US.log.jsonl"],        // message logs, by owner then name
+      "observed": ["observed.jsonl"],                  // observed-activity logs
       "period": {"start": "…Z", "end": "…Z"},           // the audited period
       "totals": {
         "records": 812,          // sent/received/rejected records read
@@ -138,6 +139,7 @@ def to_document(result: AuditResult) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "logs": list(result.logs),
+        "observed": list(result.observed),
         "period": {"start": _instant(result.period_start), "end": _instant(result.period_end)},
         "totals": {
             "records": result.messages,

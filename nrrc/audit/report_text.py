@@ -90,8 +90,12 @@ def _headline(result: AuditResult) -> Text:
         period = (
             f", period {format_instant(result.period_start)} to {format_instant(result.period_end)}"
         )
+    observed = len(result.observed)
+    extra = (
+        f" and {observed} observed-activity log{'s' if observed != 1 else ''}" if observed else ""
+    )
     return Text(
-        f"nrrc audit: {n} log{'s' if n != 1 else ''}, {result.messages} records "
+        f"nrrc audit: {n} message log{'s' if n != 1 else ''}{extra}, {result.messages} records "
         f"({result.verified} trusted){period}",
         style="bold",
     )

@@ -59,10 +59,12 @@ class ResponseChecks:
         self.skew = skew.total_seconds()
         self.by_trigger: dict[str, list[Rule]] = defaultdict(list)
         self.by_response: dict[str, list[Rule]] = defaultdict(list)
+        self.delta: dict[str, timedelta] = {}
         for r in rules:
-            if r.type is RuleType.RESPONSE and r.trigger and r.response:
+            if r.type is RuleType.RESPONSE and r.trigger and r.response and r.bound:
                 self.by_trigger[r.trigger].append(r)
                 self.by_response[r.response].append(r)
+                self.delta[r.code] = r.bound.delta
         self.open: dict[tuple[str, str], list[_Obligation]] = {}
         self.early: dict[tuple[str, str], list[_Answer]] = {}
         self._early_order: deque[tuple[float, tuple[str, str]]] = deque()
@@ -75,14 +77,17 @@ class ResponseChecks:
     def on_provision(self, prov: Provision, values: dict[str, Any] | None, now: float) -> None:
         """A trigger opens obligations; an answer closes them."""
         st = prov.statement
-        rules = self.by_trigger.get(st.kind)
+        kind = prov.kind
+        rules = self.by_trigger.get(kind)
         if rules and prov.at is not None:
-            values = values if values is not None else payload_values(st)
             for rule in rules:
-                if rule.applies_if and not rule.applies_if.holds(values):
-                    continue
+                if rule.applies_if:
+                    if values is None:
+                        values = payload_values(st)
+                    if not rule.applies_if.holds(values):
+                        continue
                 self._oblige(rule, prov)
-        if st.kind in self.by_response and st.in_reply_to is not None:
+        if kind in self.by_response and st.in_reply_to is not None:
             self._answer(prov, now)
         self._expire(now)
 
@@ -93,11 +98,11 @@ class ResponseChecks:
         ob = _Obligation(
             rule,
             st.id,
-            st.kind,
+            prov.kind,
             st.sender,
             prov.receiver,
             prov.at,
-            prov.at + rule.bound.delta,
+            prov.at + self.delta[rule.code],
             prov.opened.digest,
             prov.basis,
             prov.evidence,
@@ -121,7 +126,7 @@ class ResponseChecks:
         remaining = []
         for ob in obligations:
             at = prov.instant(ob.rule)
-            if ob.rule.response != st.kind or at is None:
+            if ob.rule.response != prov.kind or at is None:
                 remaining.append(ob)
                 continue
             if ref.digest != ob.digest:
@@ -156,7 +161,7 @@ class ResponseChecks:
     def _close(self, ob: _Obligation, prov: Provision, at: datetime) -> None:
         rule = ob.rule
         assert rule.bound is not None
-        ok, delay, margin = semantics.response(ob.start, at, rule.bound)
+        ok, delay, margin = semantics.response(ob.start, at, self.delta[rule.code])
         st = prov.statement
         word = "pass"
         if ok:

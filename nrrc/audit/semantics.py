@@ -94,109 +94,119 @@ def _anchor_words(field: str, value: date) -> str:
     return f"00:00 UTC on the {field_words(field)} {value.isoformat()}"
 
 
-def lead_time(at: datetime, anchor: date, bound: Duration, field: str, verb: str) -> Bounded:
-    """Evaluate ``at`` (receipt or sending, ``verb`` says which) against ``anchor − bound``."""
-    at = to_utc(at)
-    need = bound.words()
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else to_utc(value)
+
+
+def lead_time(
+    at: datetime, anchor: date, bound: Duration, field: str, verb: str, *, explain: bool = True
+) -> Bounded:
+    """Evaluate ``at`` (receipt or sending, ``verb`` says which) against ``anchor − bound``.
+
+    With ``explain=False`` a compliant result carries no words (the audit's fast path).
+    """
+    at = _utc(at)
+    bs = bound.seconds
     if isinstance(anchor, datetime) or not bound.is_days:
-        ref = to_utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
-        last = ref - bound.delta
+        ref = _utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
+        last = ref - timedelta(seconds=bs)
         exact = (ref - at).total_seconds()
         ok = at <= last
         measured = _floor(exact)
-        margin = _floor(exact - bound.seconds)
+        margin = _floor(exact - bs)
+        if ok and not explain:
+            return Bounded(ok, measured, bs, margin, last, "", "")
         lead = f"{format_delta(exact)} before" if exact >= 0 else f"{format_delta(exact)} after"
         text = (
             f"{verb} {format_instant(at)}, {lead} {_anchor_words(field, anchor)}; "
-            f"the rule requires at least {need}"
+            f"the rule requires at least {bound.words()}"
         )
         if not ok:
             text += f"; short by {format_delta(-margin)}"
         return Bounded(
-            ok,
-            measured,
-            bound.seconds,
-            margin,
-            last,
-            f"{format_instant(last)} at the latest",
-            text,
+            ok, measured, bs, margin, last, f"{format_instant(last)} at the latest", text
         )
     day = at.date()
     last_day = anchor - timedelta(days=bound.amount)
     days = (anchor - day).days
     ok = day <= last_day
     margin_days = days - bound.amount
+    deadline = midnight_utc(last_day) + timedelta(seconds=DAY - 1)
+    if ok and not explain:
+        return Bounded(ok, days * DAY, bs, margin_days * DAY, deadline, "", "")
     text = (
         f"{verb} {format_instant(at)} (UTC date {day.isoformat()}), {_days(days)} before the "
         f"{field_words(field)} {anchor.isoformat()}; the rule requires {verb} on or before "
-        f"{last_day.isoformat()} (at least {need} before)"
+        f"{last_day.isoformat()} (at least {bound.words()} before)"
     )
     if not ok:
         text += f"; {_days(-margin_days)} late"
     return Bounded(
         ok,
         days * DAY,
-        bound.seconds,
+        bs,
         margin_days * DAY,
-        midnight_utc(last_day) + timedelta(seconds=DAY - 1),
+        deadline,
         f"by the end of {last_day.isoformat()} (UTC)",
         text,
     )
 
 
-def lag(at: datetime, anchor: date, bound: Duration, field: str, verb: str) -> Bounded:
+def lag(
+    at: datetime, anchor: date, bound: Duration, field: str, verb: str, *, explain: bool = True
+) -> Bounded:
     """Evaluate ``at`` against ``anchor + bound`` (a report due after an event)."""
-    at = to_utc(at)
-    need = bound.words()
+    at = _utc(at)
+    bs = bound.seconds
     if isinstance(anchor, datetime) or not bound.is_days:
-        ref = to_utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
-        last = ref + bound.delta
+        ref = _utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
+        last = ref + timedelta(seconds=bs)
         exact = (at - ref).total_seconds()
         ok = at <= last
+        margin = _floor(bs - exact)
+        if ok and not explain:
+            return Bounded(ok, _ceil(exact), bs, margin, last, "", "")
         delay = f"{format_delta(exact)} after" if exact >= 0 else f"{format_delta(exact)} before"
         text = (
             f"{verb} {format_instant(at)}, {delay} {_anchor_words(field, anchor)}; "
-            f"the rule allows at most {need}"
+            f"the rule allows at most {bound.words()}"
         )
-        margin = _floor(bound.seconds - exact)
         if not ok:
             text += f"; late by {format_delta(-margin)}"
         return Bounded(
-            ok,
-            _ceil(exact),
-            bound.seconds,
-            margin,
-            last,
-            f"{format_instant(last)} at the latest",
-            text,
+            ok, _ceil(exact), bs, margin, last, f"{format_instant(last)} at the latest", text
         )
     day = at.date()
     last_day = anchor + timedelta(days=bound.amount)
     days = (day - anchor).days
     ok = day <= last_day
     margin_days = bound.amount - days
+    deadline = midnight_utc(last_day) + timedelta(seconds=DAY - 1)
+    if ok and not explain:
+        return Bounded(ok, days * DAY, bs, margin_days * DAY, deadline, "", "")
     text = (
         f"{verb} {format_instant(at)} (UTC date {day.isoformat()}), {_days(days)} after the "
         f"{field_words(field)} {anchor.isoformat()}; the rule requires {verb} on or before "
-        f"{last_day.isoformat()} (at most {need} after)"
+        f"{last_day.isoformat()} (at most {bound.words()} after)"
     )
     if not ok:
         text += f"; {_days(-margin_days)} late"
     return Bounded(
         ok,
         days * DAY,
-        bound.seconds,
+        bs,
         margin_days * DAY,
-        midnight_utc(last_day) + timedelta(seconds=DAY - 1),
+        deadline,
         f"by the end of {last_day.isoformat()} (UTC)",
         text,
     )
 
 
-def response(start: datetime, at: datetime, bound: Duration) -> tuple[bool, int, int]:
+def response(start: datetime, at: datetime, bound: Duration | timedelta) -> tuple[bool, int, int]:
     """``(ok, delay, margin)`` of an answer at ``at`` to a trigger received at ``start``."""
-    exact = (to_utc(at) - to_utc(start)).total_seconds()
-    return exact <= bound.seconds, _ceil(exact), _floor(bound.seconds - exact)
+    exact = (_utc(at) - _utc(start)).total_seconds()
+    limit = bound.total_seconds() if isinstance(bound, timedelta) else bound.seconds
+    return exact <= limit, _ceil(exact), _floor(limit - exact)
 
 
 def _days(n: int) -> str:

@@ -1,12 +1,14 @@
 """Stream each log's records, verified, and merge the streams in time order.
 
 Each log is read by :func:`nrrc.verify.scan_log` (hash chain, numbering, checkpoints, envelopes)
-in constant memory. Envelopes are opened through a cache keyed by their exact bytes, so a message
-that appears in the sender's and the recipient's log is decoded and verified once. Signatures are
-checked in-process (``jobs=1``) or by a pool of worker processes (``jobs>1``): the main process
-decodes and sends envelopes in batches, keeps a bounded look-ahead per log while their verdicts
-come back, and yields records in file order. :func:`merge` then interleaves the logs by instant
-(each log is in its owner's time order), so the audit sees every record once, in time order.
+in constant memory, through :mod:`nrrc.audit.fastscan` which reads clean logs faster and hands
+over to ``scan_log`` at the first doubt. Envelopes are opened through a cache keyed by their
+exact bytes, so a message in the sender's and the recipient's log is decoded and verified once.
+Signatures are checked in-process (``jobs=1``) or by a pool of worker processes (``jobs>1``):
+the main process decodes and sends envelopes in batches, keeps a bounded look-ahead per log
+while their verdicts come back, and yields records in file order. :func:`merge` then
+interleaves the logs by instant (each log is in its owner's time order), so the audit sees every
+record once, in time order.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import heapq
 import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
@@ -25,13 +27,14 @@ import msgspec
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from nrrc.audit import fastscan
 from nrrc.audit.sources import LogSource
 from nrrc.envelope import PAYLOAD_TYPE, Opened, Verifier, pae
 from nrrc.errors import BadSignature, EnvelopeError
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes
 from nrrc.timeutil import format_delta, format_instant, to_utc
-from nrrc.verify import LogEntry, LogProblem, scan_log
+from nrrc.verify import LogEntry, LogProblem
 
 __all__ = ["Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
 
@@ -44,6 +47,7 @@ LOOKAHEAD = 4096
 
 _OK, _BAD, _UNCHECKED = 1, 2, 0
 _CHAIN = frozenset({"deleted", "inserted", "reordered", "edited"})
+_NONE: list[LogProblem] = []
 """verify problems that break the chain at a line: records there are not trusted."""
 
 
@@ -324,7 +328,7 @@ def stream_log(
             if limit is None or r.ts <= limit:
                 yield (r.ts, rank, r.line, r)
 
-    for item in scan_log(source.path, verifier, check_signatures=check_signatures):
+    for item in fastscan.scan(source.path, verifier, check_signatures=check_signatures):
         if isinstance(item, LogProblem):
             if item.code in ("bad-envelope", "wrong-owner"):
                 held.append(item)
@@ -339,40 +343,55 @@ def stream_log(
             continue
         entry: LogEntry = item
         rec = entry.record
-        at = to_utc(rec.at)
+        at = rec.at if rec.at.tzinfo is UTC else to_utc(rec.at)
         ts = at.timestamp()
+        line = entry.line
         stats.records += 1
+        direction = rec.direction
+        opened = entry.opened
         ticket = None
-        if rec.direction != "rejected":
+        if pool is not None and direction != "rejected":
             opening = verifier.last
             ticket = opening.ticket if opening is not None else None
         record = Record(
             ts,
             at,
             rank,
-            entry.line,
+            line,
             entry.owner,
-            rec.direction,
-            entry.opened,
+            direction,
+            opened,
             entry.error,
-            rec.envelope_bytes() if entry.opened is None else None,
+            rec.envelope_bytes() if opened is None else None,
         )
-        if entry.line in chain:
+        if chain and line in chain:
             distrust(record)
-        problems = [p for p in held if p.line == entry.line]
-        held = [p for p in held if p.line != entry.line]
+        problems = _NONE
+        if held:
+            problems = [p for p in held if p.line == line]
+            held = [p for p in held if p.line != line]
         if last_ts is not None and ts < last_ts:
             on_problem(
                 LogProblem(
                     name,
-                    entry.line,
+                    line,
                     "time-backwards",
                     f"at {format_instant(at)} is {format_delta(last_ts - ts)} before the "
                     "previous record's at",
                 ),
                 None,
             )
-        last_ts = ts if last_ts is None else max(last_ts, ts)
+        if last_ts is None or ts > last_ts:
+            last_ts = ts
+        if pool is None:
+            # Keep the newest record back: an edit shows only at the line after it.
+            if ahead:
+                r, ps, _ = ahead.popleft()
+                finish(r, ps, None)
+                if limit is None or r.ts <= limit:
+                    yield (r.ts, rank, r.line, r)
+            ahead.append((record, problems, None))
+            continue
         ahead.append((record, problems, ticket))
         yield from drain(False)
     for p in held:

@@ -53,6 +53,7 @@ class WindowChecks:
                 self.by_kind[r.kind].append(r)
                 self.by_activity[r.activity].append(r)
         self.notices: dict[tuple[str, str], list[_Notice]] = {}
+        self.deferred: list[tuple[Rule, Activity, datetime, Evidence, _Notice | None]] = []
 
     def kinds(self) -> set[str]:
         """Kinds whose windows are remembered."""
@@ -62,7 +63,7 @@ class WindowChecks:
         """Remember the window of a notice, once per message, from the instant it was provided."""
         if not prov.first:
             return
-        rules = self.by_kind.get(prov.statement.kind)
+        rules = self.by_kind.get(prov.kind)
         if not rules:
             return
         st = prov.statement
@@ -104,11 +105,21 @@ class WindowChecks:
         for rule in rules:
             if rule.applies_if and not rule.applies_if.holds(values):
                 continue
-            if not in_scope(rule.agreement, activity.party):
+            scope = in_scope(rule.agreement, activity.party)
+            if scope is False:
                 continue
-            self._check(rule, activity, at, evidence)
+            self._check(rule, activity, at, evidence, scope is None)
 
-    def _check(self, rule: Rule, activity: Activity, at: datetime, evidence: Evidence) -> None:
+    def finish(self, in_scope: Any) -> None:
+        """Report the uncovered activities whose scope only the end of the logs could tell."""
+        for rule, activity, at, evidence, wrong_area in self.deferred:
+            if in_scope(rule.agreement, activity.party):
+                self._uncovered(rule, activity, at, evidence, wrong_area)
+        self.deferred.clear()
+
+    def _check(
+        self, rule: Rule, activity: Activity, at: datetime, evidence: Evidence, defer: bool
+    ) -> None:
         key = (rule.code, activity.party)
         notices = self.notices.get(key, [])
         # Windows that ended before this activity cannot cover any later one either.
@@ -116,18 +127,21 @@ class WindowChecks:
         if len(live) != len(notices):
             self.notices[key] = live
         in_time = [n for n in live if n.provided < at and n.window.covers(at)]
-        if not in_time:
-            self._uncovered(rule, activity, at, evidence, None)
-            return
-        if activity.location is None or not rule.area_field:
-            self.collector.passed(rule.code)
-            return
-        for n in in_time:
-            inside = contains(n.area, activity.location) if n.area is not None else None
-            if inside is None or inside:
+        wrong_area = None
+        if in_time:
+            if activity.location is None or not rule.area_field:
                 self.collector.passed(rule.code)
                 return
-        self._uncovered(rule, activity, at, evidence, in_time[0])
+            for n in in_time:
+                inside = contains(n.area, activity.location) if n.area is not None else None
+                if inside is None or inside:
+                    self.collector.passed(rule.code)
+                    return
+            wrong_area = in_time[0]
+        if defer:
+            self.deferred.append((rule, activity, at, evidence, wrong_area))
+        else:
+            self._uncovered(rule, activity, at, evidence, wrong_area)
 
     def _uncovered(
         self,

@@ -7,22 +7,25 @@ the logs; in both cases only parties whose notices the logs can show (their own 
 or the log of another party or of the central contact is). Which years: every year the audited
 period touches.
 
+Only agreements with at least one message in the logs are checked, unless ``--select`` names
+the rule or its agreement: logs that never use an agreement are usually not the logs that would
+show its notices (a compliance officer auditing a year of CFE traffic has not given the logs of
+the US-Russia link), so silence there proves nothing. The audited period is taken as [start,
+end): logs closed at 00:00:00 UTC on 1 January do not touch the new year.
+
 Quota: more than ``max`` notices in a year is a violation as soon as it happens; fewer than
 ``min`` is a violation only when the audited period covers the whole year (from 1 January
-00:00:00 to 31 December 23:59:59 UTC), and open otherwise. Open findings are reported only for
-agreements with at least one message in the logs: an open yearly obligation under an agreement
-the logs never use says nothing (a violation over a whole year is always reported).
+00:00:00 to 31 December 23:59:59 UTC), and open otherwise.
 
 Periodic: each year, a notice received on or before the due date of that year (its UTC calendar
-date, any time that day). The first notice of the year decides: on time, or late by how much
-after the end of the due date. No notice: a violation when the due date lies inside the audited
-period, open when it lies after its end (reported only for agreements with messages in the
-logs, as for quotas); a year whose due date lies before the logs begin is not checked.
+date, any time that day). The first notice of the year decides: on time, or late by so many
+calendar days (received at 00:00:00 UTC on the day after the due date: 1 day late). No notice:
+a violation when the due date lies inside the audited period, open when it lies after its end;
+a year whose due date lies before the logs begin is not checked.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +36,7 @@ from nrrc.audit.collector import Collector
 from nrrc.audit.events import Provision, kind_words, payload_values, short_id
 from nrrc.audit.findings import Evidence
 from nrrc.catalogue import Rule, RuleType
-from nrrc.timeutil import format_delta, format_instant
+from nrrc.timeutil import format_instant
 
 __all__ = ["YearlyChecks"]
 
@@ -78,7 +81,7 @@ class YearlyChecks:
         """Count the first provision of a notice."""
         if not prov.first:
             return
-        rules = self.by_kind.get(prov.statement.kind)
+        rules = self.by_kind.get(prov.kind)
         if not rules:
             return
         st = prov.statement
@@ -112,11 +115,13 @@ class YearlyChecks:
         parties: Callable[[str], list[str]],
         active: set[str],
     ) -> None:
-        """Judge every (rule, party, year) the audited period touches. Open findings are kept
-        only for agreements in ``active`` (with traffic in the logs)."""
-        self.active = active
-        years = range(period_start.year, period_end.year + 1)
+        """Judge every (rule, party, year) the audited period [start, end) touches, for the
+        agreements in ``active`` (with messages in the logs) or selected explicitly."""
+        last = period_end - timedelta(microseconds=1) if period_end > period_start else period_end
+        years = range(period_start.year, last.year + 1)
         for rule in self.rules:
+            if rule.agreement not in active and not self.collector.explicit(rule):
+                continue
             for party in parties(rule.agreement):
                 for year in years:
                     if rule.type is RuleType.QUOTA:
@@ -152,8 +157,6 @@ class YearlyChecks:
             return
         if rule.min_count is not None and n < rule.min_count:
             whole = start <= year_start and end >= year_last
-            if not whole and rule.agreement not in self.active:
-                return
             outcome = self.collector.rule_outcome(rule, whole)
             coverage = (
                 ""
@@ -190,28 +193,28 @@ class YearlyChecks:
             if first.at.date() <= due:
                 self.collector.passed(rule.code)
                 return
-            late = (first.at - last_ok).total_seconds()
+            days = (first.at.date() - due).days
+            jan1 = date(year, 1, 1)
             self.collector.rule_finding(
                 rule,
                 self.collector.rule_outcome(rule, True),
                 f"{party}: the {what} {short_id(first.message_id)} for {year} was {verb} "
-                f"{format_instant(first.at)}{first.note}; it was due by the end of "
-                f"{due.isoformat()} (UTC); late by {format_delta(late)}",
+                f"{format_instant(first.at)} (UTC date {first.at.date().isoformat()}){first.note}; "
+                f"it was due on or before {due.isoformat()} (UTC); "
+                f"{days} day{'' if days == 1 else 's'} late",
                 keys=(party, str(year)),
                 parties=(party,),
                 message_ids=(first.message_id,),
                 instants={verb: first.at, "deadline": last_ok},
-                measured=int((first.at - datetime(year, 1, 1, tzinfo=UTC)).total_seconds()),
-                bound=int((due_end - datetime(year, 1, 1, tzinfo=UTC)).total_seconds()),
-                margin=-math.ceil(late),
+                measured=(first.at.date() - jan1).days * 86400,
+                bound=(due - jan1).days * 86400,
+                margin=-days * 86400,
                 evidence=first.evidence,
             )
             return
         if last_ok < start:
             return
         broken = last_ok <= end
-        if not broken and rule.agreement not in self.active:
-            return
         where = (
             "inside the audited period"
             if broken

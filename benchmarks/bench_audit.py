@@ -1,0 +1,263 @@
+"""Benchmark ``nrrc audit``: raw Ed25519 verify rate, audit throughput and peak memory.
+
+Run from the repository root::
+
+    .venv/bin/python benchmarks/bench_audit.py                      # 10k, 100k, 1M messages
+    .venv/bin/python benchmarks/bench_audit.py --sizes 10000,100000  # quicker
+
+It prints, in one run:
+
+1. the raw Ed25519 verify rate of one core of this machine (``cryptography``), the physical
+   limit of an audit that checks every signature;
+2. for logs of 10k, 100k and 1M messages exchanged between two centres (half launch notices,
+   half acknowledgements, all compliant; every message is in the sender's log and in the
+   recipient's, so N messages are 2N records): the audit's wall time, messages/s and
+   records/s, with every signature checked (one process, then ``--jobs`` 2 .. all cores) and
+   with ``--no-verify``, and the peak resident memory of the audit process;
+3. the ratios the targets are stated in: verified throughput per core against the raw verify
+   rate (target ≥ 0.85), scaling with jobs, ``--no-verify`` messages/s (target ≥ 200,000).
+
+Logs are generated once (signing in parallel) into ``--data`` (default
+``/tmp/nrrc-bench-audit``) and reused by later runs. Each audit runs in a fresh subprocess so
+that its peak memory (``ru_maxrss``) is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+SEEDS = {"RU": bytes(range(32, 64)), "US": bytes(range(32))}
+STEP = 30  # seconds between messages
+
+
+def _signers():  # type: ignore[no-untyped-def]
+    from nrrc.keys import Signer
+
+    return {c: Signer.from_seed(c, s) for c, s in SEEDS.items()}
+
+
+# -- data -------------------------------------------------------------------------------------
+
+
+def _payload(i: int) -> dict[str, object]:
+    day = (BASE + timedelta(seconds=i * STEP)).date() + timedelta(days=3)
+    return {
+        "missile_class": "ICBM" if i % 3 else "SLBM",
+        "planned_launch_date": day,
+        "launch_area": "Plesetsk test range" if i % 2 else "Barents Sea",
+        "impact_areas": [
+            {"shape": "circle", "center": {"lat": 65.0, "lon": 172.5}, "radius": 50, "unit": "km"}
+        ],
+    }
+
+
+def _chunk(args: tuple[int, int]) -> list[tuple[int, str, bytes, bytes]]:
+    """Compose and sign messages [lo, hi): even i a notice, odd i its acknowledgement."""
+    from nrrc.catalogue import load_catalogue
+    from nrrc.envelope import compose
+    from nrrc.messages import MessageTypes
+
+    lo, hi = args
+    types = MessageTypes(load_catalogue())
+    signers = _signers()
+    out = []
+    notice = None
+    for i in range(lo, hi):
+        pair = i // 2
+        sender, recipient = ("RU", "US") if pair % 2 else ("US", "RU")
+        sent_at = BASE + timedelta(seconds=i * STEP)
+        rand = random.Random(i)
+        # Per block of 4: US notice, RU ack, RU notice, US ack: each centre's seq counts up.
+        seq = (i // 4) * 2 + (1 if i % 4 < 2 else 2)
+        if i % 2 == 0:
+            notice = compose(
+                types,
+                signers[sender],
+                "nst.launch_notice",
+                recipient=recipient,
+                sent_at=sent_at,
+                epoch=1,
+                seq=seq,
+                payload=_payload(i),
+                rand=rand,
+            )
+            out.append((i, sender, notice.envelope, b""))
+        else:
+            assert notice is not None
+            ack = compose(
+                types,
+                signers[recipient],
+                "core.ack",
+                recipient=sender,
+                sent_at=sent_at,
+                epoch=1,
+                seq=seq,
+                payload={"received_at": sent_at - timedelta(seconds=STEP - 2)},
+                in_reply_to=notice.reply_ref(),
+                rand=rand,
+            )
+            out.append((i, recipient, ack.envelope, b""))
+    return out
+
+
+def generate(n: int, directory: Path) -> None:
+    """Write RU's and US's logs of ``n`` messages (and the keyring) into ``directory``."""
+    from nrrc.keys import Keyring
+    from nrrc.msglog import FsyncPolicy, LogWriter
+
+    directory.mkdir(parents=True, exist_ok=True)
+    signers = _signers()
+    Keyring(s.entry(BASE - timedelta(days=1)) for s in signers.values()).save(
+        directory / "keyring.json"
+    )
+    writers = {
+        c: LogWriter(directory / f"{c}.log.jsonl", s, created=BASE, fsync=FsyncPolicy.NEVER)
+        for c, s in signers.items()
+    }
+    size = 2000
+    chunks = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+    with multiprocessing.get_context("spawn").Pool() as pool:
+        for batch in pool.imap(_chunk, chunks):
+            for i, sender, envelope, _ in batch:
+                sent_at = BASE + timedelta(seconds=i * STEP)
+                recipient = "US" if sender == "RU" else "RU"
+                writers[sender].append("sent", sent_at, envelope)
+                writers[recipient].append("received", sent_at + timedelta(seconds=2), envelope)
+    end = BASE + timedelta(seconds=n * STEP + 60)
+    for w in writers.values():
+        w.close(end)
+    (directory / "DONE").write_text(str(n))
+
+
+def dataset(n: int, root: Path) -> Path:
+    """The directory holding logs of ``n`` messages, generated on first use."""
+    d = root / f"n{n}"
+    if not (d / "DONE").exists() or (d / "DONE").read_text() != str(n):
+        t = time.perf_counter()
+        print(f"  generating {n:,} messages in {d} ...", flush=True)
+        generate(n, d)
+        print(f"  generated in {time.perf_counter() - t:.0f} s", flush=True)
+    return d
+
+
+# -- measurements ---------------------------------------------------------------------------------
+
+
+def raw_verify_rate(seconds: float = 3.0) -> float:
+    """Ed25519 verifies per second on one core (distinct 600-byte messages)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    public = key.public_key()
+    msgs = [os.urandom(600) for _ in range(1000)]
+    sigs = [key.sign(m) for m in msgs]
+    n = 0
+    t = time.perf_counter()
+    while time.perf_counter() - t < seconds:
+        for m, s in zip(msgs, sigs, strict=True):
+            public.verify(s, m)
+        n += len(msgs)
+    return n / (time.perf_counter() - t)
+
+
+def _child(directory: str, verify: bool, jobs: int) -> None:
+    """Run one audit in this (fresh) process and print its figures as JSON."""
+    from nrrc.audit import AuditOptions, audit
+    from nrrc.catalogue import load_catalogue
+    from nrrc.keys import Keyring
+
+    cat = load_catalogue()
+    ring = Keyring.load(Path(directory) / "keyring.json")
+    logs = [Path(directory) / "RU.log.jsonl", Path(directory) / "US.log.jsonl"]
+    t = time.perf_counter()
+    result = audit(logs, cat, ring, AuditOptions(verify_signatures=verify, jobs=jobs))
+    seconds = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "records": result.messages,
+                "verified": result.verified,
+                "findings": len(result.findings),
+                "maxrss_kb": rss,
+            }
+        )
+    )
+
+
+def run_audit(directory: Path, verify: bool, jobs: int) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(directory), "1" if verify else "0", str(jobs)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--data", type=Path, default=Path("/tmp/nrrc-bench-audit"))
+    parser.add_argument("--max-jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child[0], args.child[1] == "1", int(args.child[2]))
+        return
+    cores = os.cpu_count() or 1
+    print(f"nrrc audit benchmark: Python {sys.version.split()[0]}, {cores} cores")
+    raw = raw_verify_rate()
+    print(f"raw Ed25519 verify rate (1 core): {raw:,.0f} verifies/s")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    jobs_list = [1, *range(2, args.max_jobs + 1)]
+    rows = []
+    for n in sizes:
+        d = dataset(n, args.data)
+        modes = [("no-verify", False, 1)] + [(f"verify -j{j}", True, j) for j in jobs_list]
+        for label, verify, jobs in modes:
+            r = run_audit(d, verify, jobs)
+            msgs = r["records"] / 2
+            rows.append((n, label, jobs, verify, r))
+            line = (
+                f"  {n:>9,} msgs  {label:<12} {r['seconds']:8.2f} s  "
+                f"{msgs / r['seconds']:>10,.0f} msg/s  {r['records'] / r['seconds']:>10,.0f} rec/s"
+                f"  peak {r['maxrss_kb'] / 1024:6.1f} MiB  findings {r['findings']}"
+            )
+            if verify:
+                per_core = msgs / r["seconds"] / jobs
+                line += f"  {per_core / raw:.2f}x raw/core"
+            print(line, flush=True)
+    print()
+    print("summary")
+    for n in sizes:
+        byn = {label: r for m, label, _, _, r in rows if m == n}
+        nv = byn["no-verify"]
+        v1 = byn["verify -j1"]
+        vmax = byn[f"verify -j{jobs_list[-1]}"]
+        print(
+            f"  {n:>9,} msgs: --no-verify {n / nv['seconds']:,.0f} msg/s (target 200,000); "
+            f"verify -j1 {n / v1['seconds'] / raw:.2f}x raw (target 0.85); "
+            f"-j{jobs_list[-1]} speed-up {v1['seconds'] / vmax['seconds']:.2f}x; "
+            f"peak {nv['maxrss_kb'] / 1024:.0f}/{v1['maxrss_kb'] / 1024:.0f}/"
+            f"{vmax['maxrss_kb'] / 1024:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
+
+
+_ = date
