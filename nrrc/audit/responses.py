@@ -190,18 +190,19 @@ class ResponseChecks:
                 margin=margin,
                 evidence=(*ob.evidence, *_role(prov.evidence, "answer")),
             )
-        self.collector.measure(
-            Measurement(
-                code=rule.code,
-                sender=ob.responder,
-                recipient=ob.sender,
-                message_id=ob.trigger_id,
-                at=at,
-                measured_seconds=delay,
-                bound_seconds=rule.bound.seconds,
-                outcome=word,
+        if self.collector.keep_measurements:
+            self.collector.measure(
+                Measurement(
+                    code=rule.code,
+                    sender=ob.responder,
+                    recipient=ob.sender,
+                    message_id=ob.trigger_id,
+                    at=at,
+                    measured_seconds=delay,
+                    bound_seconds=rule.bound.seconds,
+                    outcome=word,
+                )
             )
-        )
 
     def _expire(self, now: float) -> None:
         order = self._early_order

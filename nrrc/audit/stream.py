@@ -38,11 +38,11 @@ from nrrc.verify import LogEntry, LogProblem
 
 __all__ = ["Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
 
-CACHE_SIZE = 16384
+CACHE_SIZE = 8192
 """Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
 BATCH = 256
 """Envelopes per batch sent to a verification worker."""
-LOOKAHEAD = 4096
+LOOKAHEAD = 2048
 """Records read ahead of the audit per log while signatures are checked elsewhere."""
 
 _OK, _BAD, _UNCHECKED = 1, 2, 0

@@ -131,18 +131,19 @@ class TimingChecks:
                 margin=b.margin,
                 evidence=prov.evidence,
             )
-        self.collector.measure(
-            Measurement(
-                code=rule.code,
-                sender=st.sender,
-                recipient=prov.receiver,
-                message_id=st.id,
-                at=at,
-                measured_seconds=b.measured,
-                bound_seconds=b.bound,
-                outcome=outcome_word,
+        if self.collector.keep_measurements:
+            self.collector.measure(
+                Measurement(
+                    code=rule.code,
+                    sender=st.sender,
+                    recipient=prov.receiver,
+                    message_id=st.id,
+                    at=at,
+                    measured_seconds=b.measured,
+                    bound_seconds=b.bound,
+                    outcome=outcome_word,
+                )
             )
-        )
 
     def _span(self, rule: Rule, prov: Provision, values: dict[str, Any]) -> None:
         assert rule.bound is not None
