@@ -185,7 +185,12 @@ def decode_line(data: bytes) -> LogLine:
 
 
 class FsyncPolicy(Enum):
-    """When the writer forces data to disk: every record (default), on close, or never."""
+    """When the writer forces data to disk.
+
+    ``ALWAYS`` (default, live nodes): flush and fsync every record before returning.
+    ``CLOSE``: hand every record to the OS at once, fsync on close (survives a crash of the
+    process, not of the machine). ``NEVER`` (simulations): buffered, flushed on close only.
+    """
 
     ALWAYS = "always"
     CLOSE = "close"
@@ -296,9 +301,12 @@ class LogWriter:
 
     def _write(self, line: bytes) -> None:
         self._fh.write(line + b"\n")
-        self._fh.flush()
         if self.fsync is FsyncPolicy.ALWAYS:
+            self._fh.flush()
             os.fsync(self._fh.fileno())
+        elif self.fsync is FsyncPolicy.CLOSE:
+            # Handed to the OS at once (survives a crash of this process, not of the machine).
+            self._fh.flush()
         self._head = hashlib.sha256(line).hexdigest()
         self._n += 1
 
