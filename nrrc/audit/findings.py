@@ -65,7 +65,8 @@ class Finding(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     measured_seconds: int | None = None
     bound_seconds: int | None = None
     margin_seconds: int | None = None
-    """Measured minus required, signed: negative means short by that much."""
+    """Signed distance to the bound: negative means the rule is broken by that much (a lead
+    time short by it, a report or answer late by it); positive, the time to spare."""
     evidence: tuple[Evidence, ...] = ()
     fingerprint: str = ""
 

@@ -130,8 +130,8 @@ def audit_command(
         typer.Option(
             "--keyring",
             "-k",
-            help="Keyring trusted for signatures [default: keyring.json next to the logs, "
-            "else keys/keyring.json].",
+            help="Keyring trusted for signatures (default: keyring.json next to the logs, "
+            "else keys/keyring.json).",
             show_default=False,
         ),
     ] = None,
@@ -152,7 +152,7 @@ def audit_command(
         typer.Option(
             "--until",
             help="End of the audited period (RFC 3339, e.g. 2026-12-31T23:59:59Z); later "
-            "records are not audited [default: the last record or checkpoint].",
+            "records are not audited (default: the last record or checkpoint).",
             show_default=False,
         ),
     ] = None,
