@@ -421,3 +421,35 @@ def _ignore_hcc002():  # type: ignore[no-untyped-def]
     from nrrc.audit.collector import Selection
 
     return Selection(ignore=("HCC002",))
+
+
+def test_central_contact_own_regime_message_is_provided_when_sent(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+) -> None:
+    """Austria, the HCoC central contact, submits its own annual declaration to the regime: it
+    holds it when it sends it, so there is nothing missing and its quota counts it."""
+    ex = Exchange(types, signers)
+    payload = {
+        "year": 2025,
+        "ballistic_missile_policy": "none",
+        "space_launch_vehicle_policy": "none",
+        "launch_sites": [],
+        "ballistic_missile_launches": 0,
+        "space_launch_vehicle_launches": 0,
+    }
+    ex.send(
+        "AT",
+        "hcoc",
+        "hcoc.annual_declaration",
+        payload,
+        at("2026-03-01 00:00:00"),
+        at("2026-03-01 00:00:01"),
+        receivers=("IN",),
+    )
+    result = run(ex.write(tmp_path, close_at=at("2027-01-01 00:00:00")), cat, keyring)
+    assert codes(result) == []
+    assert [(s.code, s.passed) for s in result.summary] == [("HCC002", 1)]

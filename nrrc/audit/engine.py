@@ -418,7 +418,8 @@ class _Engine:
                 entry = self.regime[mid] = _Regime(opened)
             entry.sent = (r.file, r.line)
             er = self.expected_receiver(st)
-            if er is not None and er not in self.owners and not entry.provided:
+            own = er == st.sender  # the central contact's own message: it holds it at once
+            if er is not None and (own or er not in self.owners) and not entry.provided:
                 entry.provided = True
                 self._provide(
                     opened,
@@ -427,7 +428,9 @@ class _Engine:
                     to_utc(st.sent_at),
                     True,
                     (self.ev(r.file, r.line, mid, "sending"),),
-                    self._not_given(er),
+                    "the central contact's own message, provided when sent"
+                    if own
+                    else self._not_given(er),
                 )
             return
         if receipts is not None:
