@@ -27,7 +27,7 @@ from nrrc.msglog import GENESIS, LOG_FORMAT, Checkpoint, Header, checkpoint_mess
 from nrrc.timeutil import to_utc
 from nrrc.verify import LogEntry, LogProblem, scan_log
 
-__all__ = ["ENABLED", "scan"]
+__all__ = ["ENABLED", "TRUNCATED", "Doubt", "checkpoint_ok", "lines", "scan"]
 
 ENABLED = True
 """Tests switch the fast path off to compare it with ``scan_log``."""
@@ -39,7 +39,7 @@ TRUNCATED = (
 )
 
 
-class _Doubt(Exception):
+class Doubt(Exception):
     """The line where the fast reader stops trusting itself."""
 
     def __init__(self, line: int) -> None:
@@ -64,7 +64,7 @@ def scan(
         for entry in _clean(path, verifier, check_signatures):
             done = entry.line
             yield entry
-    except _Doubt:
+    except Doubt:
         for item in scan_log(
             path, verifier, check_signatures=check_signatures, require_closed=require_closed
         ):
@@ -83,8 +83,8 @@ class _Closed(Exception):
         self.checkpoint = checkpoint
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each complete line; a torn last line raises _Doubt."""
+def lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each complete line; a torn last line raises Doubt."""
     lineno = 0
     rest = b""
     with path.open("rb") as fh:
@@ -98,26 +98,26 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 lineno += 1
                 yield lineno, data
     if rest:
-        raise _Doubt(lineno + 1)
+        raise Doubt(lineno + 1)
 
 
 def _clean(path: Path, verifier: Verifier, check_signatures: bool) -> Iterator[LogEntry]:
     name = str(path)
-    lines = _lines(path)
-    first = next(lines, None)
+    lines_ = lines(path)
+    first = next(lines_, None)
     if first is None:
-        raise _Doubt(1)
+        raise Doubt(1)
     try:
         header = decode_line(first[1])
     except (msgspec.ValidationError, msgspec.DecodeError):
-        raise _Doubt(1) from None
+        raise Doubt(1) from None
     if (
         not isinstance(header, Header)
         or header.n != 0
         or header.prev != GENESIS
         or header.format != LOG_FORMAT
     ):
-        raise _Doubt(1)
+        raise Doubt(1)
     owner = header.owner
     sha = hashlib.sha256
     prev_hash = sha(first[1]).hexdigest()
@@ -125,19 +125,19 @@ def _clean(path: Path, verifier: Verifier, check_signatures: bool) -> Iterator[L
     last_line = 1
     checkpoint = False
     open_envelope = verifier.open
-    for lineno, data in lines:
+    for lineno, data in lines_:
         try:
             rec = decode_line(data)
         except (msgspec.ValidationError, msgspec.DecodeError):
-            raise _Doubt(lineno) from None
+            raise Doubt(lineno) from None
         if rec.n != expected or rec.prev != prev_hash or isinstance(rec, Header):
-            raise _Doubt(lineno)
+            raise Doubt(lineno)
         prev_hash = sha(data).hexdigest()
         expected += 1
         last_line = lineno
         if isinstance(rec, Checkpoint):
-            if not _checkpoint_ok(rec, owner, verifier, check_signatures):
-                raise _Doubt(lineno)
+            if not checkpoint_ok(rec, owner, verifier, check_signatures):
+                raise Doubt(lineno)
             checkpoint = True
             continue
         checkpoint = False
@@ -148,18 +148,18 @@ def _clean(path: Path, verifier: Verifier, check_signatures: bool) -> Iterator[L
         try:
             opened = open_envelope(rec.envelope_bytes(), check_signature=check_signatures)
         except EnvelopeError:
-            raise _Doubt(lineno) from None
+            raise Doubt(lineno) from None
         st = opened.statement
         if direction == "sent":
             if st.sender != owner:
-                raise _Doubt(lineno)
+                raise Doubt(lineno)
         elif st.recipient != owner and not st.recipient.islower():
-            raise _Doubt(lineno)
+            raise Doubt(lineno)
         yield LogEntry(name, lineno, owner, rec, opened, None)
     raise _Closed(last_line, checkpoint)
 
 
-def _checkpoint_ok(cp: Checkpoint, owner: str, verifier: Verifier, check_signatures: bool) -> bool:
+def checkpoint_ok(cp: Checkpoint, owner: str, verifier: Verifier, check_signatures: bool) -> bool:
     if cp.count != cp.n or cp.head != cp.prev:
         return False
     entry = verifier.keyring.get(cp.key_id)

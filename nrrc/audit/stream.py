@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import heapq
 import multiprocessing
 from collections import deque
@@ -33,8 +34,18 @@ from nrrc.envelope import PAYLOAD_TYPE, Opened, Verifier, pae
 from nrrc.errors import BadSignature, EnvelopeError
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes
+from nrrc.msglog import (
+    GENESIS,
+    LOG_FORMAT,
+    Checkpoint,
+    Header,
+    MessageRecord,
+    Rejected,
+    Sent,
+    decode_line,
+)
 from nrrc.timeutil import format_delta, format_instant, to_utc
-from nrrc.verify import LogEntry, LogProblem
+from nrrc.verify import LogEntry, LogProblem, scan_log
 
 __all__ = ["Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
 
@@ -266,6 +277,109 @@ def _bad_signature(verifier: Verifier, envelope: bytes) -> BadSignature:
 Item = tuple[float, int, int, Record]
 
 
+class _Fast:
+    """Where the fast reader stopped: the record it holds back, the last record line it read,
+    the newest instant, and how the log ends."""
+
+    __slots__ = ("checkpoint", "done", "held", "last_line", "last_ts")
+
+    def __init__(self) -> None:
+        self.held: Record | None = None
+        self.done = 0
+        self.last_ts: float | None = None
+        self.last_line = 1
+        self.checkpoint = False
+
+
+def _fast(
+    source: LogSource,
+    rank: int,
+    verifier: _CachingVerifier,
+    check_signatures: bool,
+    stats: StreamStats,
+    limit: float | None,
+    state: _Fast,
+) -> Iterator[Item]:
+    """The records of a clean log, straight from its lines; raises :class:`fastscan.Doubt` at
+    the first line that is not plainly clean (the caller hands over to ``scan_log``)."""
+    path = source.path
+    lines = fastscan.lines(path)
+    first = next(lines, None)
+    if first is None:
+        raise fastscan.Doubt(1)
+    try:
+        header = decode_line(first[1])
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise fastscan.Doubt(1) from None
+    if (
+        not isinstance(header, Header)
+        or header.n != 0
+        or header.prev != GENESIS
+        or header.format != LOG_FORMAT
+    ):
+        raise fastscan.Doubt(1)
+    owner = header.owner
+    sha = hashlib.sha256
+    prev_hash = sha(first[1]).hexdigest()
+    expected = 1
+    open_envelope = verifier.open
+    for lineno, data in lines:
+        try:
+            rec = decode_line(data)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise fastscan.Doubt(lineno) from None
+        kind = type(rec)
+        if rec.n != expected or rec.prev != prev_hash or kind is Header:
+            raise fastscan.Doubt(lineno)
+        prev_hash = sha(data).hexdigest()
+        expected += 1
+        state.last_line = lineno
+        if isinstance(rec, Checkpoint):
+            if not fastscan.checkpoint_ok(rec, owner, verifier, check_signatures):
+                raise fastscan.Doubt(lineno)
+            state.checkpoint = True
+            continue
+        assert isinstance(rec, MessageRecord)
+        state.checkpoint = False
+        at = rec.at
+        if at.tzinfo is not UTC:
+            at = to_utc(at)
+        ts = at.timestamp()
+        last_ts = state.last_ts
+        if last_ts is not None and ts < last_ts:
+            raise fastscan.Doubt(lineno)
+        if kind is Rejected:
+            record = Record(
+                ts, at, rank, lineno, owner, "rejected", None, None, rec.envelope_bytes()
+            )
+        else:
+            try:
+                opened = open_envelope(rec.envelope_bytes(), check_signature=check_signatures)
+            except EnvelopeError:
+                raise fastscan.Doubt(lineno) from None
+            st = opened.statement
+            if kind is Sent:
+                if st.sender != owner:
+                    raise fastscan.Doubt(lineno)
+                direction = "sent"
+            else:
+                recipient = st.recipient
+                if recipient != owner and not recipient.islower():
+                    raise fastscan.Doubt(lineno)
+                direction = "received"
+            record = Record(ts, at, rank, lineno, owner, direction, opened, None, None)
+        stats.records += 1
+        state.last_ts = ts
+        state.done = lineno
+        held = state.held
+        state.held = record
+        if held is not None:
+            if held.opened is not None:
+                stats.verified += 1
+            if limit is None or held.ts <= limit:
+                yield (held.ts, rank, held.line, held)
+
+
 def stream_log(
     source: LogSource,
     rank: int,
@@ -328,7 +442,34 @@ def stream_log(
             if limit is None or r.ts <= limit:
                 yield (r.ts, rank, r.line, r)
 
-    for item in fastscan.scan(source.path, verifier, check_signatures=check_signatures):
+    items: Iterator[LogEntry | LogProblem]
+    if pool is None and fastscan.ENABLED:
+        state = _Fast()
+        try:
+            yield from _fast(source, rank, verifier, check_signatures, stats, limit, state)
+        except fastscan.Doubt:
+            # Hand over to scan_log: it names every problem from the doubtful line on. The
+            # record held back may yet be distrusted by a break at the line after it.
+            if state.held is not None:
+                ahead.append((state.held, _NONE, None))
+            last_ts = state.last_ts
+            done = state.done
+            items = (
+                it
+                for it in scan_log(source.path, verifier, check_signatures=check_signatures)
+                if not (isinstance(it, LogEntry) and it.line <= done)
+            )
+        else:
+            if not state.checkpoint:
+                on_problem(LogProblem(name, state.last_line, "truncated", fastscan.TRUNCATED), None)
+            if state.held is not None:
+                finish(state.held, _NONE, None)
+                if limit is None or state.held.ts <= limit:
+                    yield (state.held.ts, rank, state.held.line, state.held)
+            return
+    else:
+        items = fastscan.scan(source.path, verifier, check_signatures=check_signatures)
+    for item in items:
         if isinstance(item, LogProblem):
             if item.code in ("bad-envelope", "wrong-owner"):
                 held.append(item)
