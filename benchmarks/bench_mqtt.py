@@ -351,6 +351,39 @@ def scale_scenario(path: Path, centres: list[str], first: float) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+class Tracker:
+    """Reads a centre's log as it grows: the regime messages it sent and who acknowledged them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.sent: set[str] = set()
+        self.acks: dict[str, set[str]] = {}
+
+    def update(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        for line in data[:end].splitlines():
+            rec = json.loads(line)
+            if rec.get("type") not in ("sent", "received"):
+                continue
+            st = json.loads(base64.b64decode(json.loads(rec["envelope"])["payload"]))
+            if rec["type"] == "sent" and st["recipient"] == "hcoc":
+                self.sent.add(st["id"])
+            elif rec["type"] == "received" and st["kind"] == "core.ack":
+                ref = (st.get("in_reply_to") or {}).get("id")
+                self.acks.setdefault(ref, set()).add(st["sender"])
+
+    def complete(self, others: int) -> bool:
+        """Every regime message sent is acknowledged by every other member."""
+        return bool(self.sent) and all(len(self.acks.get(m, ())) == others for m in self.sent)
+
+
 def scale_run(k: int, ids: list[str]) -> dict[str, Any]:
     centres = sorted(ids[:k])
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as d:
@@ -364,6 +397,7 @@ def scale_run(k: int, ids: list[str]) -> dict[str, Any]:
             t_launch = time.time()
             procs, epoch = run_nodes(tmp, port, pw, scenario, centres, window, startup)
             logs = tmp / "run" / "logs"
+            trackers = [Tracker(logs / f"{c}.log.jsonl") for c in centres]
             peak_rss: list[int] = [0] * k
             broker_rss = 0
             expected = k - 1
@@ -371,7 +405,7 @@ def scale_run(k: int, ids: list[str]) -> dict[str, Any]:
             connected_at = None
             deadline = epoch + window + 10
             while time.time() < deadline:
-                time.sleep(1.0)
+                time.sleep(2.0)
                 for i, p in enumerate(procs):
                     with suppress(psutil.Error):
                         peak_rss[i] = max(peak_rss[i], psutil.Process(p.pid).memory_info().rss)
@@ -381,35 +415,18 @@ def scale_run(k: int, ids: list[str]) -> dict[str, Any]:
                     outs = [tmp / f"node-{c}.out" for c in centres]
                     if all(o.exists() and b"mqtt.connected" in o.read_bytes() for o in outs):
                         connected_at = time.time()
-                if time.time() > epoch + first and logs.exists():
-                    acks = [
-                        (logs / f"{c}.log.jsonl").read_bytes().count(b'"type":"received"')
-                        for c in centres
-                        if (logs / f"{c}.log.jsonl").exists()
-                    ]
-                    # each centre receives k-1 declarations and k-1 acknowledgements
-                    if len(acks) == k and min(acks) >= 2 * expected:
+                if time.time() > epoch + first:
+                    for t in trackers:
+                        t.update()
+                    if all(t.complete(expected) for t in trackers):
                         done_at = time.time()
                         break
             for p in procs:
                 p.send_signal(signal.SIGTERM)
             wait_all(procs, 120)
-            complete = 0
-            for c in centres:
-                recs = records(logs / f"{c}.log.jsonl")
-                mine = {
-                    r["statement"]["id"]
-                    for r in recs
-                    if r["type"] == "sent" and r["statement"]["recipient"] == "hcoc"
-                }
-                acks = {
-                    r["statement"]["sender"]
-                    for r in recs
-                    if r["type"] == "received"
-                    and r["statement"]["kind"] == "core.ack"
-                    and r["statement"].get("in_reply_to", {}).get("id") in mine
-                }
-                complete += len(acks) == expected
+            for t in trackers:
+                t.update()
+            complete = sum(t.complete(expected) for t in trackers)
     return {
         "centres": k,
         "complete": complete,

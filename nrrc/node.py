@@ -264,7 +264,9 @@ class Node:
 
     # -- restore --------------------------------------------------------------------------
 
-    def _centre(self, store: Store, writer: LogWriter) -> tuple[Centre, Step]:
+    def _centre(self, store: Store, writer: LogWriter) -> tuple[Centre, Step | None]:
+        """The centre restored from the store (and its restart step), or a fresh one (None:
+        :meth:`Centre.start` must wait for the scenario's start)."""
         local = self.local(self.clock.now())
         snapshot = store.get_state(_SNAPSHOT)
         kwargs: dict[str, Any] = {
@@ -277,7 +279,7 @@ class Node:
             centre = Centre(
                 self.config, rng=random.Random(f"{self.seed}/centre/{self.id}/0"), **kwargs
             )
-            return centre, centre.start(local)
+            return centre, None
         centre = Centre.from_snapshot(snapshot, self.config, rng=random.Random(), **kwargs)
         # A fresh random stream per epoch: ids and draws must not repeat those of a past life.
         centre.rng = random.Random(f"{self.seed}/centre/{self.id}/{centre.epoch + 1}")
@@ -332,6 +334,16 @@ class Node:
                 broker=str(self.options.settings.url),
             )
             await transport.start()
+            if first is None:
+                # A node launched ahead of the run waits for simulated time to begin: started
+                # earlier, the centre would plan the previous year's periodic submissions.
+                wait = self.clock.real_seconds_until(self.options.scenario.start)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await stop.wait()
+                if stop.is_set():
+                    return self.result
+                first = centre.start(self.local(self.clock.now()))
             self._commit(centre, first, [], store, writer, transport)
             if await self._loop(centre, store, writer, transport, stop):
                 await self._drain(centre, store, writer, transport, stop)

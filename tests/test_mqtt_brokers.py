@@ -216,6 +216,15 @@ def test_federated_bridges_deliver_links_and_regimes(tmp_path: Path) -> None:
     layout, _, _, _ = _layout(tmp_path)
     ports = layout.federated_ports
     logs = {c: tmp_path / f"fed-{c}.log" for c in ports}
+
+    async def crosses(pub: aiomqtt.Client, topic: str, sub: aiomqtt.Client) -> bool:
+        # Bridges connect (and subscribe on the far side) asynchronously: retry for 10 s.
+        for i in range(40):
+            await pub.publish(topic, b"probe %d" % i, qos=1)
+            if any(t == topic for t, _ in await _collect(sub, 0.25)):
+                return True
+        return False
+
     with (
         running(layout.federated["CN"], ports["CN"], logs["CN"]),
         running(layout.federated["RU"], ports["RU"], logs["RU"]),
@@ -226,27 +235,21 @@ def test_federated_bridges_deliver_links_and_regimes(tmp_path: Path) -> None:
             async with (
                 _client(ports["RU"], layout, "RU", clean_session=False) as ru,
                 _client(ports["CN"], layout, "CN", clean_session=False) as cn,
+                _client(ports["US"], layout, "US") as us,
             ):
                 await ru.subscribe("nrrc/v1/link/+/RU", qos=1)
                 await ru.subscribe("nrrc/v1/regime/hcoc/+", qos=1)
                 await cn.subscribe("nrrc/v1/link/+/CN", qos=1)
-                async with _client(ports["US"], layout, "US") as us:
-                    # Bridges connect asynchronously: retry until the first message crosses.
-                    got_ru: list[tuple[str, bytes]] = []
-                    for _ in range(40):
-                        await us.publish("nrrc/v1/link/US/RU", b"probe", qos=1)
-                        got_ru = await _collect(ru, 0.25)
-                        if got_ru:
-                            break
-                    assert got_ru, "the US-RU bridge never delivered"
-                    await us.publish("nrrc/v1/link/US/CN", b"to CN", qos=1)
-                    await us.publish("nrrc/v1/regime/hcoc/US", b"hcoc notice", qos=1)
-                got_cn = await _collect(cn, 3.0)
-                got_ru = await _collect(ru, 1.0)
-            assert ("nrrc/v1/link/US/CN", b"to CN") in got_cn
-            assert ("nrrc/v1/regime/hcoc/US", b"hcoc notice") in got_ru
+                await cn.subscribe("nrrc/v1/regime/hcoc/+", qos=1)  # refused by the ACL
+                await us.subscribe("nrrc/v1/link/+/US", qos=1)
+                assert await crosses(us, "nrrc/v1/link/US/RU", ru), "US -> RU bridge"
+                assert await crosses(us, "nrrc/v1/link/US/CN", cn), "US -> CN bridge"
+                assert await crosses(cn, "nrrc/v1/link/CN/US", us), "CN -> US bridge"
+                assert await crosses(us, "nrrc/v1/regime/hcoc/US", ru), "hcoc US -> RU"
+                # CN is no member of hcoc: neither its broker nor the bridges give it any.
+                assert not [t for t, _ in await _collect(cn, 0.5) if "regime" in t]
 
-        _run(scenario(), timeout=40)
+        _run(scenario(), timeout=60)
 
 
 def _embedded(tmp_path: Path) -> tuple[EmbeddedBroker, dict[str, str]]:
@@ -380,3 +383,30 @@ def test_committed_broker_configs_match_the_generator(tmp_path: Path) -> None:
     assert generated, "nothing generated"
     for rel in generated:
         assert (repo / "brokers" / rel).read_text() == (out / rel).read_text(), rel
+
+
+def test_mosquitto_drops_overflow_silently_so_the_queue_is_sized(tmp_path: Path) -> None:
+    """Pitfall 4: beyond max_queued_messages an offline client's messages vanish without a
+    word; generated configurations size the queue for the scenario (at least 100 000)."""
+    require_mosquitto()
+    layout, port, _, _ = _layout(tmp_path)
+    assert "max_queued_messages 100000" in layout.single_conf.read_text()
+    small = tmp_path / "small.conf"
+    small.write_text(
+        layout.single_conf.read_text().replace(
+            "max_queued_messages 100000", "max_queued_messages 5"
+        )
+    )
+    with running(small, port, tmp_path / "mosquitto.log"):
+
+        async def scenario() -> None:
+            async with _client(port, layout, "US", clean_session=False) as us:
+                await us.subscribe("nrrc/v1/link/+/US", qos=1)
+            async with _client(port, layout, "RU") as ru:
+                for i in range(20):
+                    await ru.publish("nrrc/v1/link/RU/US", b"%d" % i, qos=1)
+            async with _client(port, layout, "US", clean_session=False) as us:
+                got = await _collect(us, 1.0)
+            assert len(got) == 5
+
+        _run(scenario())

@@ -246,3 +246,43 @@ def test_peek_gives_garbage_a_stable_key() -> None:
     """Unreadable bytes get a content hash as their key, so they still reach the centre."""
     first, second = peek(b"\xff garbage"), peek(b"\xff garbage")
     assert first == second and first[0].startswith("sha256:")
+
+
+def test_transport_over_tls_with_client_certificates(tmp_path: Path) -> None:
+    """mqtts:// with a client certificate: the certificate is the identity, no password."""
+    require_mosquitto()
+    port = free_port()
+    layout = write_mosquitto_configs(
+        tmp_path / "brokers", MEMBERS, now=NOW, tls_port=port, run_as=current_user()
+    )
+    certs = layout.certs
+
+    def settings(centre: str) -> MqttSettings:
+        return MqttSettings(
+            url=BrokerURL.parse(f"mqtts://127.0.0.1:{port}"),
+            centre=centre,
+            ca_file=certs / "ca.crt",
+            cert_file=certs / f"{centre}.crt",
+            key_file=certs / f"{centre}.key",
+        )
+
+    async def body() -> None:
+        async with asyncio.timeout(30):
+            us = MqttTransport(settings("US"), store=Store(tmp_path / "US.sqlite"), now=lambda: NOW)
+            ru = MqttTransport(settings("RU"), store=Store(tmp_path / "RU.sqlite"), now=lambda: NOW)
+            await us.start()
+            await ru.start()
+            try:
+                await us.wait_connected(10)
+                await ru.send("US", b"over TLS")
+                got = await next_delivery(us)
+                assert (got.envelope, got.origin) == (b"over TLS", "RU")
+            finally:
+                await us.close()
+                await ru.close()
+
+    broker = Mosquitto(layout.tls_conf, port, tmp_path / "mosquitto.log").start()
+    try:
+        asyncio.run(body())
+    finally:
+        broker.stop()

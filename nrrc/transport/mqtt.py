@@ -531,20 +531,32 @@ class MqttTransport:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while True:
-                if self.store is not None:
-                    entries = self.store.unpublished(limit=window)
-                    if not entries:
+                try:
+                    if not await self._publish_window(client, window):
                         break
-                    await self._publish_all(client, [(e.topic, e.envelope) for e in entries])
-                    self.store.mark_published([e.position for e in entries], self._timestamp())
-                    self.stats.published += len(entries)
-                else:
-                    batch = self._memory_outbox[:window]
-                    if not batch:
-                        break
-                    await self._publish_all(client, [(q.topic, q.envelope) for q in batch])
-                    del self._memory_outbox[: len(batch)]
-                    self.stats.published += len(batch)
+                except aiomqtt.MqttError as exc:
+                    # A PUBACK that never came on a live connection: keep the entries and try
+                    # again; a dead connection ends the read loop, which cancels this task.
+                    self.log.warning("mqtt.publish-retry", error=str(exc))
+                    await asyncio.sleep(self.settings.backoff_initial)
+
+    async def _publish_window(self, client: aiomqtt.Client, window: int) -> bool:
+        """Publish up to ``window`` waiting transmissions; False when there were none."""
+        if self.store is not None:
+            entries = self.store.unpublished(limit=window)
+            if not entries:
+                return False
+            await self._publish_all(client, [(e.topic, e.envelope) for e in entries])
+            self.store.mark_published([e.position for e in entries], self._timestamp())
+            self.stats.published += len(entries)
+            return True
+        batch = self._memory_outbox[:window]
+        if not batch:
+            return False
+        await self._publish_all(client, [(q.topic, q.envelope) for q in batch])
+        del self._memory_outbox[: len(batch)]
+        self.stats.published += len(batch)
+        return True
 
     async def _publish_all(
         self, client: aiomqtt.Client, items: Iterable[tuple[str, bytes]]
