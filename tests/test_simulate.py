@@ -276,11 +276,6 @@ def test_regime_faults_yield_exactly_the_expected_violations(
     assert found == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="audit gap: a regime message sent by the central contact itself is expected in the "
-    "central contact's own received log (REC001) and not counted for its quota (HCC002)",
-)
 def test_central_contact_own_regime_messages_raise_no_finding(
     cat: Catalogue, tmp_path: Path
 ) -> None:
