@@ -202,7 +202,19 @@ class DemoModel:
             "acked: own messages acknowledged · retx: retransmissions · dups: copies ignored"
         )
         styles = {"running": "green", "stopped": "dim", "killed": "red", "reconnecting": "yellow"}
-        for c, r in sorted(self.centres.items()):
+        rows = sorted(self.centres.items())
+        if len(rows) > 16:
+            # Many centres (HCoC: 145): the busiest and the troubled ones, then a count.
+            def weight(item: tuple[str, CentreRow]) -> tuple[int, int]:
+                r = item[1]
+                trouble = r.refused + r.late + (r.status not in ("running", "stopped"))
+                return (-trouble, -(r.notices + r.received))
+
+            shown = sorted(rows, key=weight)[:15]
+            hidden = len(rows) - len(shown)
+            rows = sorted(shown)
+            t.caption = f"{hidden} more centres not shown. " + (t.caption or "")
+        for c, r in rows:
             status = Text(r.status, style=styles.get(r.status, ""))
             t.add_row(
                 c,

@@ -90,7 +90,8 @@ class DemoOptions:
         kill: a centre whose node is SIGKILLed mid-run and restarted.
         restart_broker: stop and restart the broker mid-run.
         forge: a centre that receives hostile envelopes mid-run.
-        startup: real seconds between starting the nodes and the start of simulated time.
+        startup: real seconds between starting the nodes and the start of simulated time
+            (default: 4 s plus 0.4 s per centre, for Python to start that many processes).
         live: draw the live view (otherwise print warnings line by line).
     """
 
@@ -104,7 +105,7 @@ class DemoOptions:
     kill: str | None = None
     restart_broker: bool = False
     forge: str | None = None
-    startup: float = 4.0
+    startup: float | None = None
     live: bool = True
 
 
@@ -424,7 +425,8 @@ async def run_demo(
     model = DemoModel(scenario.title, scenario.start, until, broker.label, speed=speed)
     printer = _Printer(console, model, live=options.live)
     await broker.start()
-    real_epoch = time.time() + options.startup
+    startup = options.startup if options.startup is not None else 4 + 0.4 * len(scenario.centres)
+    real_epoch = time.time() + startup
     clock = ScaledClock(scenario.start, real_epoch, speed)
     base = [sys.executable, "-c", "from nrrc.cli import main; main()", "node"]
     nodes: dict[str, _NodeProc] = {}
@@ -538,7 +540,7 @@ async def run_demo(
             extras.append(asyncio.create_task(forge(options.forge)))
         async with printer.running(clock):
             await asyncio.gather(*extras)
-            deadline = options.startup + options.seconds + 60
+            deadline = startup + options.seconds + 60
             async with asyncio.timeout(deadline):
                 codes = await asyncio.gather(*(n.wait() for n in nodes.values()))
         for c, code in zip(nodes, codes, strict=True):

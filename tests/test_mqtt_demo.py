@@ -84,3 +84,34 @@ def test_offline_walkthrough_is_still_reachable(tmp_path: Path) -> None:
     done = nrrc("demo", "--offline", "--out", str(tmp_path / "w"), timeout=60)
     assert done.returncode == 0, done.stderr
     assert "Tampering" in done.stdout and (tmp_path / "w" / "US.log.jsonl").exists()
+
+
+def test_live_view_counts_links_agreements_acks_and_warnings() -> None:
+    """The live view's model turns node event lines into per-link, per-agreement and
+    acknowledgement figures and keeps warnings with their simulated time."""
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+
+    from nrrc._demo_view import DemoModel
+
+    model = DemoModel("P5", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC), "b")
+    at = "2026-02-01T00:00:00+00:00"
+    lines = [
+        {"event": "node.started", "centre": "RU", "epoch": 1},
+        {"event": "notice-sent", "centre": "RU", "peer": "US", "at": at, "kind": "bmlna.x",
+         "data": {"agreement": "bmlna", "late": True}},
+        {"event": "ack-sent", "centre": "US", "peer": "RU", "at": at},
+        {"event": "acknowledged", "centre": "RU", "peer": "US", "at": at,
+         "data": {"latency": 600.0}},
+        {"event": "rejected", "centre": "US", "at": at, "detail": "bad-signature: x"},
+    ]  # fmt: skip
+    warnings = [model.update(line) for line in lines]
+    assert warnings[-1] == "US: refused: bad-signature: x"
+    assert model.links == {("RU", "US"): 1, ("US", "RU"): 1}
+    assert (model.agreements["bmlna"], model.agreements_late["bmlna"]) == (1, 1)
+    assert model.ack_seconds == [600.0] and model.row("US").refused == 1
+    assert model.warnings[-1][0] == "2026-02-01 00:00"
+    console = Console(width=120, record=True)
+    console.print(model.render())
+    assert "bmlna" in console.export_text()
