@@ -22,7 +22,7 @@ from pathlib import Path
 import msgspec
 
 from nrrc.envelope import Verifier
-from nrrc.errors import EnvelopeError
+from nrrc.errors import EnvelopeError, LogError
 from nrrc.msglog import GENESIS, LOG_FORMAT, Checkpoint, Header, checkpoint_message, decode_line
 from nrrc.timeutil import to_utc
 from nrrc.verify import LogEntry, LogProblem, scan_log
@@ -84,10 +84,18 @@ class _Closed(Exception):
 
 
 def lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each complete line; a torn last line raises Doubt."""
+    """(line number, bytes) of each complete line; a torn last line raises Doubt.
+
+    Raises:
+        LogError: the file cannot be opened.
+    """
     lineno = 0
     rest = b""
-    with path.open("rb") as fh:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise LogError(f"{path}: cannot open the log: {exc.strerror or exc}") from exc
+    with fh:
         while True:
             block = fh.read(_BLOCK)
             if not block:
