@@ -113,13 +113,17 @@ def demo(
         fail(str(exc))
     from nrrc.audit.report_text import renderables
 
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # tables stay readable in logs and pipes
     console.print("")
     for part in renderables(result.audit):
         console.print(part)
     console.print(f"HTML report: {result.report_html}", markup=False, soft_wrap=True)
+    select = ",".join([*scen.agreements_in_force(), "integrity", "reconciliation"])
     console.print(
         f"Run directory: {result.out} (logs/, observed.jsonl, keyring.json). Audit it again: "
-        f"nrrc audit --keyring {result.keyring} --observed {result.observed} {result.out / 'logs'}",
+        f"nrrc audit --keyring {result.keyring} --observed {result.observed} --select {select} "
+        f"{result.out / 'logs'}",
         markup=False,
         soft_wrap=True,
     )
