@@ -12,6 +12,18 @@ they print, and draws them. Fault flags put the system under stress:
 * ``forge``: an outsider holding broker credentials injects a forged, a tampered, a replayed
   and a misaddressed envelope towards one centre, which refuses and logs each.
 
+The scenario's own stresses are applied too (``scenario_faults``): each ``[[injections]]``
+envelope is published by its outsider (``by``) at its scaled instant (explicit ``at``
+instants inside the run, or ``count`` random instants in its middle 60 %); each
+``[[restarts]]`` SIGKILLs the centre's node at its scaled instant and restarts it ``down``
+later (scaled, at least one real second); and every node simulates the ``[[faults]]`` of its
+incoming links on top of the real broker (:mod:`nrrc.transport.link_faults`).
+
+Brokers: ``embedded`` and ``mosquitto`` are started by the demo; with a URL the demo uses an
+existing broker and the ``secrets/`` directory ``nrrc brokers generate`` wrote: passwords for
+``mqtt://``, and for ``mqtts://`` the CA and each identity's client certificate and key (the
+TLS set-up of ``nrrc brokers generate`` takes the certificate's common name as user name).
+
 At the end the logs are audited (:func:`nrrc.audit.engine.audit`) and the report is printed,
 with the path of a self-contained HTML report. The run directory has the layout of
 ``nrrc simulate``'s, so ``nrrc audit`` and ``nrrc verify`` work on it directly.
@@ -61,11 +73,18 @@ from nrrc.keys import Signer
 from nrrc.messages import MessageTypes
 from nrrc.msglog import decode_line
 from nrrc.observed import Activity, Fault, ObservedWriter
-from nrrc.scenario import Scenario
+from nrrc.scenario import Injection, Scenario
 from nrrc.simulate import scenario_keys
-from nrrc.transport.mqtt import BrokerURL
+from nrrc.transport.mqtt import BrokerURL, MqttSettings
 
-__all__ = ["INJECTOR", "DemoOptions", "DemoResult", "busiest_centres", "run_demo"]
+__all__ = [
+    "INJECTOR",
+    "DemoOptions",
+    "DemoResult",
+    "busiest_centres",
+    "planned_injections",
+    "run_demo",
+]
 
 INJECTOR = "ZZ"
 """The outsider who injects hostile envelopes: it holds broker credentials (a compromised
@@ -82,8 +101,9 @@ class DemoOptions:
         out: the run directory (emptied first).
         broker: ``embedded`` (amqtt in this process), ``mosquitto`` (a local Mosquitto the
             demo starts), or a URL ``mqtt://host:port`` / ``mqtts://host:port``.
-        secrets: with a broker URL, the directory holding ``<ID>.password`` for each centre
-            (``nrrc brokers generate`` writes it as ``secrets/``).
+        secrets: with a broker URL, the ``secrets/`` directory ``nrrc brokers generate``
+            wrote: ``<ID>.password`` for each identity and, for ``mqtts://``, ``certs/ca.crt``,
+            ``certs/<ID>.crt`` and ``certs/<ID>.key``.
         days: simulated days to run (at most the scenario's duration).
         seconds: real seconds the simulated days take.
         late_prone: a centre to make late-prone.
@@ -93,6 +113,8 @@ class DemoOptions:
         startup: real seconds between starting the nodes and the start of simulated time
             (default: 4 s plus 0.4 s per centre, for Python to start that many processes).
         live: draw the live view (otherwise print warnings line by line).
+        scenario_faults: apply the scenario's ``[[injections]]``, ``[[restarts]]`` and
+            ``[[faults]]`` (see the module docstring).
     """
 
     scenario_arg: str
@@ -107,6 +129,7 @@ class DemoOptions:
     forge: str | None = None
     startup: float | None = None
     live: bool = True
+    scenario_faults: bool = True
 
 
 @dataclass
@@ -312,16 +335,33 @@ def _observed(scenario: Scenario, until: datetime, faults: list[Fault], path: Pa
     writer.close()
 
 
-def _hostile(
+_EXPECTED = {
+    "forged": "unknown-key",
+    "tampered": "bad-signature",
+    "replayed": "replayed",
+    "misaddressed": "misaddressed",
+}
+"""The reason each attack is refused with (the simulator's expectations, too)."""
+
+
+def _partner(scenario: Scenario, target: str) -> str:
+    """The centre an attacker poses as: the target's first treaty partner."""
+    bound = {p for b in scenario.config(target).own_bindings() for p in b.parties} - {target}
+    others = [c for c in scenario.centre_ids if c != target]
+    return (sorted(bound) or others or [target])[0]
+
+
+def _attack(
     types: MessageTypes,
     signers: dict[str, Signer],
     scenario: Scenario,
+    attack: str,
     target: str,
     at: datetime,
     captured: bytes | None,
-) -> list[tuple[str, bytes, str]]:
-    """(attack, envelope, expected refusal) for each kind of hostile envelope."""
-    claimed = next(c for c in scenario.centre_ids if c != target)
+) -> bytes | None:
+    """A hostile envelope of kind ``attack`` towards ``target`` (None: nothing to replay yet)."""
+    claimed = _partner(scenario, target)
     other = next((c for c in scenario.centre_ids if c not in (target, claimed)), claimed)
 
     def free_text(signer: Signer, to: str) -> bytes:
@@ -336,19 +376,95 @@ def _hostile(
             payload={"subject": "Routine", "text": "Nothing to report."},
         ).envelope
 
-    forged = free_text(Signer.from_seed(claimed, os.urandom(32)), target)
-    genuine = json.loads(free_text(signers[claimed], target))
-    statement = base64.b64decode(genuine["payload"]).replace(b"Routine", b"Urgent!")
-    genuine["payload"] = base64.b64encode(statement).decode()
-    tampered = json.dumps(genuine, separators=(",", ":")).encode()
-    attacks = [
-        ("forged", forged, "unknown-key"),
-        ("tampered", tampered, "bad-signature"),
-        ("misaddressed", free_text(signers[claimed], other), "misaddressed"),
-    ]
-    if captured is not None:
-        attacks.append(("replayed", captured, "replayed"))
-    return attacks
+    if attack == "forged":
+        return free_text(Signer.from_seed(claimed, os.urandom(32)), target)
+    if attack == "tampered":
+        genuine = json.loads(free_text(signers[claimed], target))
+        statement = base64.b64decode(genuine["payload"]).replace(b"Routine", b"Urgent!")
+        genuine["payload"] = base64.b64encode(statement).decode()
+        return json.dumps(genuine, separators=(",", ":")).encode()
+    if attack == "misaddressed":
+        return free_text(signers[claimed], other)
+    return captured
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One hostile envelope of the scenario, at its true simulated instant."""
+
+    at: datetime
+    injection: Injection
+
+
+def planned_injections(scenario: Scenario, until: datetime, seed: int) -> list[_Planned]:
+    """The scenario's ``[[injections]]`` inside ``[start, until)``: explicit instants as given,
+    ``count`` random ones in the middle 60 % of the run (seeded), in time order."""
+    rng = random.Random(f"{seed}/inject/live")
+    span = until - scenario.start
+    planned: list[_Planned] = []
+    for inj in scenario.injections:
+        times = [t for t in inj.at if scenario.start <= t < until]
+        if not inj.at:
+            times = [scenario.start + span * (0.2 + 0.6 * rng.random()) for _ in range(inj.count)]
+        planned += [_Planned(t, inj) for t in times]
+    return sorted(planned, key=lambda p: p.at)
+
+
+@dataclass(frozen=True)
+class _Credentials:
+    """How one identity logs in to the broker: a password, or (mqtts) a client certificate."""
+
+    password: str | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def _external_credentials(
+    secrets: Path, url: BrokerURL, identities: list[str]
+) -> dict[str, _Credentials]:
+    """Each identity's credentials from a ``nrrc brokers generate`` secrets directory.
+
+    Raises:
+        NrrcError: naming the identity whose password or certificate is missing.
+    """
+    certs = secrets / "certs"
+    ca = certs / "ca.crt" if url.tls and (certs / "ca.crt").is_file() else None
+    found: dict[str, _Credentials] = {}
+    for who in identities:
+        pw_file = secrets / f"{who}.password"
+        password = read_password(pw_file) if pw_file.is_file() else None
+        cert = certs / f"{who}.crt" if url.tls and (certs / f"{who}.crt").is_file() else None
+        if password is None and cert is None:
+            need = f"{pw_file} or {certs / f'{who}.crt'}" if url.tls else str(pw_file)
+            raise NrrcError(
+                f"--secrets: no credentials for {who} (expected {need}; `nrrc brokers generate "
+                f"SCENARIO DIR --outsider {who}` writes them for an outsider)"
+            )
+        key = certs / f"{who}.key" if cert is not None else None
+        found[who] = _Credentials(None if cert else password, ca, cert, key)
+    return found
+
+
+def _client(url: BrokerURL, who: str, cred: _Credentials) -> aiomqtt.Client:
+    """An MQTT client logged in as ``who`` (an injector)."""
+    settings = MqttSettings(
+        url=url,
+        centre=who,
+        password=cred.password,
+        ca_file=cred.ca,
+        cert_file=cred.cert,
+        key_file=cred.key,
+    )
+    return aiomqtt.Client(
+        url.host,
+        url.port,
+        username=None if cred.cert else who,
+        password=cred.password,
+        identifier=who,
+        timeout=10,
+        tls_context=settings.tls_context(),
+    )
 
 
 def _captured(log: Path) -> bytes | None:
@@ -396,31 +512,42 @@ async def run_demo(
     signers = _write_keys(scenario, out)
     types = MessageTypes(catalogue)
     members = {c: scenario.config(c).regimes for c in scenario.centre_ids}
+    injections = (
+        planned_injections(scenario, until, scenario.seed) if options.scenario_faults else []
+    )
+    restarts = [r for r in (scenario.restarts if options.scenario_faults else ()) if r.at < until]
     if options.forge:
         members[INJECTOR] = frozenset()
+    for p in injections:
+        members.setdefault(p.injection.by, frozenset())
     membership = Membership(members)
 
-    passwords: dict[str, str]
+    creds: dict[str, _Credentials]
     broker: _Broker
     if options.broker == "embedded":
         passwords = generate_passwords(membership.centres)
+        creds = {c: _Credentials(pw) for c, pw in passwords.items()}
         broker = _Embedded(membership, passwords, out)
     elif options.broker == "mosquitto":
         mosq = _Mosquitto(membership, out)
-        passwords = {c: read_password(p) for c, p in mosq.layout.passwords.items()}
+        creds = {c: _Credentials(read_password(p)) for c, p in mosq.layout.passwords.items()}
         broker = mosq
     else:
         broker = _External(options.broker)
         if options.secrets is None:
             raise NrrcError(
-                "--broker URL needs --secrets DIR with <ID>.password for each centre "
-                "(nrrc brokers generate writes it)"
+                "--broker URL needs --secrets DIR: the secrets/ directory `nrrc brokers "
+                "generate` wrote (<ID>.password; certs/ for mqtts://)"
             )
-        passwords = {c: read_password(options.secrets / f"{c}.password") for c in members}
+        creds = _external_credentials(
+            options.secrets, BrokerURL.parse(broker.url), membership.centres
+        )
     if options.restart_broker and not broker.restartable:
         raise NrrcError("--restart-broker: the demo can only restart a broker it started")
     for c in scenario.centre_ids:
-        write_password(out / "secrets" / f"{c}.password", passwords[c])
+        password = creds[c].password
+        if password is not None:
+            write_password(out / "secrets" / f"{c}.password", password)
 
     model = DemoModel(scenario.title, scenario.start, until, broker.label, speed=speed)
     printer = _Printer(console, model, live=options.live)
@@ -436,8 +563,15 @@ async def run_demo(
             *("--centre", c, "--broker", broker.url, "--scenario", options.scenario_arg),
             *("--run-dir", str(out.resolve()), "--speed", repr(speed)),
             *("--clock-epoch", repr(real_epoch), "--days", repr(days)),
-            *("--password-file", str((out / "secrets" / f"{c}.password").resolve())),
         ]
+        cred = creds[c]
+        if cred.password is not None:
+            args += ["--password-file", str((out / "secrets" / f"{c}.password").resolve())]
+        for flag, path in (("--ca", cred.ca), ("--cert", cred.cert), ("--key", cred.key)):
+            if path is not None:
+                args += [flag, str(path.resolve())]
+        if not options.scenario_faults:
+            args.append("--no-link-faults")
         if c == options.late_prone:
             args += ["--late-prone", str(LATE_PROBABILITY)]
         nodes[c] = _NodeProc(c, args, out)
@@ -454,28 +588,79 @@ async def run_demo(
     async def sleep_until(real_offset: float) -> None:
         await asyncio.sleep(max(0.0, real_epoch + real_offset - time.time()))
 
-    async def kill_and_restart(centre: str) -> None:
-        await sleep_until(options.seconds * 0.35)
+    locks: dict[str, asyncio.Lock] = {}
+
+    def lock(name: str) -> asyncio.Lock:
+        return locks.setdefault(name, asyncio.Lock())
+
+    async def kill_and_restart(centre: str, offset: float, down: float, why: str) -> None:
+        await sleep_until(offset)
         node = nodes[centre]
         await node.connected.wait()  # a slow start must not turn the kill into a cold start
-        at = clock.now()
-        await node.kill()
-        model.row(centre).status = "killed"
-        model.note(centre, "node SIGKILLed by the demo", at)
-        printer.line(f"{centre}: node SIGKILLed by the demo")
-        down = max(1.0, options.seconds * 0.04)
-        await asyncio.sleep(down)
+        async with lock(f"node/{centre}"):
+            at = clock.now()
+            await node.kill()
+            model.row(centre).status = "killed"
+            model.note(centre, f"node SIGKILLed by the demo ({why})", at)
+            printer.line(f"{centre}: node SIGKILLed by the demo ({why})")
+            await asyncio.sleep(down)
+            faults.append(
+                Fault(
+                    id="",
+                    fault="node-killed",
+                    party=centre,
+                    at=at,
+                    detail=f"SIGKILLed ({why}), restarted {down:.1f} s (real) later from its "
+                    "durable state",
+                )
+            )
+            await node.start(on_line)
+            model.note(centre, "node restarted")
+            printer.line(f"{centre}: node restarted")
+
+    async def scenario_restarts(centre: str) -> None:
+        for r in sorted((r for r in restarts if r.centre == centre), key=lambda r: r.at):
+            offset = (r.at - scenario.start).total_seconds() / speed
+            down = max(1.0, r.down.total_seconds() / speed)
+            await kill_and_restart(centre, offset, down, f"scenario restart, down {r.down}")
+
+    async def publish_hostile(by: str, target: str, attack: str, envelope: bytes) -> None:
+        """Publish one hostile envelope as ``by`` and record the fault it is."""
+        at = clock.now() + scenario.centre(target).clock_skew
+        async with lock(f"client/{by}"), _client(BrokerURL.parse(broker.url), by, creds[by]) as c:
+            await c.publish(f"nrrc/v1/link/{by}/{target}", envelope, qos=1)
         faults.append(
             Fault(
                 id="",
-                fault="node-killed",
-                party=centre,
+                fault=f"{attack}-envelope",
+                party=target,
                 at=at,
-                detail=f"SIGKILLed, restarted {down:.1f} s (real) later from its durable state",
+                detail=f"{by} injected a {attack} envelope; expected refusal: {_EXPECTED[attack]}",
             )
         )
-        await node.start(on_line)
-        model.note(centre, "node restarted")
+
+    async def captured_for(target: str) -> bytes | None:
+        """A genuine envelope the target received, once it has one (None by 85 % of the run)."""
+        log = out / "logs" / f"{target}.log.jsonl"
+        captured = _captured(log)
+        while captured is None and time.time() < real_epoch + options.seconds * 0.85:
+            await asyncio.sleep(0.25)
+            captured = _captured(log)
+        return captured
+
+    async def inject(planned: _Planned) -> None:
+        inj = planned.injection
+        await sleep_until((planned.at - scenario.start).total_seconds() / speed)
+        await nodes[inj.target].connected.wait()
+        captured = await captured_for(inj.target) if inj.attack == "replayed" else None
+        at = clock.now()
+        envelope = _attack(types, signers, scenario, inj.attack, inj.target, at, captured)
+        if envelope is None:
+            printer.line(f"{inj.target}: nothing to replay yet; the replay by {inj.by} is skipped")
+            return
+        await publish_hostile(inj.by, inj.target, inj.attack, envelope)
+        model.note(inj.target, f"{inj.attack} envelope injected by {inj.by}", at)
+        printer.line(f"{inj.target}: {inj.attack} envelope injected by {inj.by}")
 
     async def restart_broker() -> None:
         await sleep_until(options.seconds * 0.6)
@@ -493,36 +678,16 @@ async def run_demo(
         # Mid-run, once the target has received something genuine to replay (or at 85 %).
         await sleep_until(options.seconds * 0.5)
         await nodes[target].connected.wait()
-        log = out / "logs" / f"{target}.log.jsonl"
-        captured = _captured(log)
-        while captured is None and time.time() < real_epoch + options.seconds * 0.85:
-            await asyncio.sleep(0.25)
-            captured = _captured(log)
+        captured = await captured_for(target)
         at = clock.now()
-        attacks = _hostile(types, signers, scenario, target, at, captured)
-        url = BrokerURL.parse(broker.url)
-        async with aiomqtt.Client(
-            url.host,
-            url.port,
-            username=INJECTOR,
-            password=passwords[INJECTOR],
-            identifier=INJECTOR,
-            timeout=10,
-        ) as client:
-            for attack, envelope, reason in attacks:
-                await client.publish(f"nrrc/v1/link/{INJECTOR}/{target}", envelope, qos=1)
-                faults.append(
-                    Fault(
-                        id="",
-                        fault=f"{attack}-envelope",
-                        party=target,
-                        at=at,
-                        detail=f"{INJECTOR} injected a {attack} envelope; expected refusal: "
-                        f"{reason}",
-                    )
-                )
-        model.note(target, f"{len(attacks)} hostile envelopes injected by {INJECTOR}", at)
-        printer.line(f"{target}: {len(attacks)} hostile envelopes injected by {INJECTOR}")
+        count = 0
+        for attack in _EXPECTED:
+            envelope = _attack(types, signers, scenario, attack, target, at, captured)
+            if envelope is not None:
+                await publish_hostile(INJECTOR, target, attack, envelope)
+                count += 1
+        model.note(target, f"{count} hostile envelopes injected by {INJECTOR}", at)
+        printer.line(f"{target}: {count} hostile envelopes injected by {INJECTOR}")
 
     printer.line(
         f"Starting {len(nodes)} centres (one process each) on {broker.label}; "
@@ -533,7 +698,14 @@ async def run_demo(
             await node.start(on_line)
         extras: list[asyncio.Task[None]] = []
         if options.kill:
-            extras.append(asyncio.create_task(kill_and_restart(options.kill)))
+            down = max(1.0, options.seconds * 0.04)
+            offset = options.seconds * 0.35
+            extras.append(
+                asyncio.create_task(kill_and_restart(options.kill, offset, down, "--kill"))
+            )
+        for centre in sorted({r.centre for r in restarts}):
+            extras.append(asyncio.create_task(scenario_restarts(centre)))
+        extras += [asyncio.create_task(inject(p)) for p in injections]
         if options.restart_broker:
             extras.append(asyncio.create_task(restart_broker()))
         if options.forge:

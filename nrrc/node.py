@@ -11,6 +11,11 @@ arrived), calls the centre, and applies the combined :class:`~nrrc.centre.Step` 
 3. the transmissions, published from the outbox by the transport;
 4. the events, as structlog JSON lines with ``centre``, ``message_id`` and ``kind`` bound.
 
+The scenario's ``[[faults]]`` (link loss, delay, outages) are simulated on top of the real
+broker as envelopes arrive (:mod:`nrrc.transport.link_faults`): a lost copy is marked processed
+without reaching the centre (the sender retransmits), a delayed one is held in the durable inbox
+until its simulated arrival.
+
 Whatever instant the node is killed at, the restarted node resumes from the last commit: the
 journal re-appends any log record the crash cut off (so the log and the state agree exactly),
 unprocessed inbox entries are handed to the centre again, unpublished transmissions are
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import random
 from collections import deque
 from collections.abc import Callable
@@ -60,7 +66,8 @@ from nrrc.msglog import FsyncPolicy, LogWriter
 from nrrc.scenario import Scenario, ScheduledItem
 from nrrc.simulate import scenario_keys
 from nrrc.store import Store
-from nrrc.transport.mqtt import MqttSettings, MqttTransport
+from nrrc.transport.link_faults import LiveLinkFaults
+from nrrc.transport.mqtt import MqttSettings, MqttTransport, peek
 
 __all__ = ["Node", "NodeOptions", "NodeResult", "event_fields", "node_keys"]
 
@@ -112,6 +119,7 @@ class NodeOptions:
         drain: after ``until``, keep receiving until nothing has arrived for this many real
             seconds (messages still in flight are then logged as received).
         drain_max: the longest the drain may last, in real seconds.
+        link_faults: simulate the scenario's ``[[faults]]`` on links into this centre.
     """
 
     centre: str
@@ -126,6 +134,7 @@ class NodeOptions:
     behaviour: Behaviour | None = None
     drain: float = 1.0
     drain_max: float = 6.0
+    link_faults: bool = True
 
 
 @dataclass
@@ -140,6 +149,8 @@ class NodeResult:
     sent: int = 0
     events: dict[str, int] = field(default_factory=dict)
     journal_replayed: int = 0
+    link_lost: int = 0
+    link_delayed: int = 0
 
 
 def node_keys(scenario: Scenario, run_dir: Path, centre: str, seed: int) -> tuple[Signer, Keyring]:
@@ -257,6 +268,13 @@ class Node:
         self._ready: deque[Delivery] = deque()
         self.result = NodeResult(self.id, 0, restored=False)
         self._last_at: datetime | None = None
+        self.link_faults = LiveLinkFaults(
+            self.id,
+            scenario.faults if options.link_faults else (),
+            random.Random(),  # fresh per process: a restart must not replay the same losses
+        )
+        self._held: list[tuple[datetime, int, Delivery]] = []
+        self._held_count = 0
 
     def local(self, true_now: datetime) -> datetime:
         """This centre's clock reading at true simulated instant ``true_now``."""
@@ -386,10 +404,16 @@ class Node:
                 if wake is not None and wake <= local:
                     step.extend(centre.on_timer(local))
                 deliveries: list[Delivery] = []
+                while self._held and self._held[0][0] <= true_now and len(deliveries) < _BATCH:
+                    released = heapq.heappop(self._held)[2]
+                    deliveries.append(released)
+                    step.extend(centre.receive(local, released))
                 while len(deliveries) < _BATCH:
                     delivery = self._ready.popleft() if self._ready else transport.receive_nowait()
                     if delivery is None:
                         break
+                    if self.link_faults and self._faulted(delivery, true_now, store, transport):
+                        continue
                     deliveries.append(delivery)
                     step.extend(centre.receive(local, delivery))
                 if step.records or step.transmits or step.events or deliveries:
@@ -400,6 +424,8 @@ class Node:
                     targets.append(wake - self.skew)
                 if self._items:
                     targets.append(self._items[0].known_at)
+                if self._held:
+                    targets.append(self._held[0][0])
                 timeout = self.clock.real_seconds_until(min(targets))
                 if receiver is None:
                     receiver = asyncio.create_task(transport.receive(), name=f"{self.id}-receive")
@@ -433,6 +459,9 @@ class Node:
         Every node of a run stops at the same simulated instant, so whatever is in flight
         then would otherwise be logged as sent and never received.
         """
+        # Simulated time is over: copies held for a simulated delay arrive now.
+        self._ready.extendleft(reversed([h[2] for h in sorted(self._held)]))
+        self._held.clear()
         loop = asyncio.get_running_loop()
         hard = loop.time() + self.options.drain_max
         quiet = loop.time() + self.options.drain
@@ -461,6 +490,31 @@ class Node:
             quiet = loop.time() + self.options.drain
         while store.unpublished(limit=1) and transport.connected and loop.time() < hard:
             await asyncio.sleep(0.05)
+
+    def _faulted(
+        self, delivery: Delivery, true_now: datetime, store: Store, transport: MqttTransport
+    ) -> bool:
+        """Apply the scenario's link faults to an arriving copy; True when it was lost or held
+        (then it does not reach the centre now)."""
+        origin = delivery.origin or ""
+        fate = self.link_faults.fate(origin, true_now)
+        if not fate.lost and not fate.delay:
+            return False
+        message_id, kind = peek(delivery.envelope)
+        log = self.log.bind(message_id=message_id, kind=kind)
+        if fate.lost:
+            key = transport.inbox_key(delivery)
+            if key is not None:
+                store.mark_processed([key])  # durable: a restart must not revive a lost copy
+            transport.forget(delivery)
+            self.result.link_lost += 1
+            log.info("link.lost", peer=origin, cause=fate.why, simulated=True)
+            return True
+        self._held_count += 1
+        heapq.heappush(self._held, (true_now + fate.delay, self._held_count, delivery))
+        self.result.link_delayed += 1
+        log.info("link.delayed", peer=origin, delay=fate.delay.total_seconds(), simulated=True)
+        return True
 
     def _commit(
         self,

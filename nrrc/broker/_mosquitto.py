@@ -11,6 +11,10 @@ broker will see it; in compose it is mounted at ``/nrrc/brokers``)::
     secrets/<C>.password       each centre's clear password (mode 0600), for its node only
     secrets/certs/             CA, server and per-centre client certificates and keys
 
+``outsiders`` (e.g. ``ZZ``, who injects the scenario's hostile envelopes in a live run) get a
+password and a client certificate too, so they can reach the single and TLS brokers, but no
+federated broker of their own; the ACL lets them publish only as themselves.
+
 Only ``secrets/`` holds secrets; the configuration files name them by path, so they can be kept
 in version control and the secrets generated where the brokers run.
 
@@ -23,7 +27,7 @@ client cannot take over another centre's session by borrowing its client id.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -308,6 +312,7 @@ def write_mosquitto_configs(
     autosave_interval: int = 5,
     run_as: str | None = None,
     secrets: bool = True,
+    outsiders: Iterable[str] = (),
 ) -> BrokerLayout:
     """Write the three Mosquitto set-ups and their secrets for ``membership``.
 
@@ -329,6 +334,8 @@ def write_mosquitto_configs(
         run_as: Mosquitto's ``user`` option (the account it drops to when started as root).
         secrets: write ``secrets/`` (passwords, hashes, certificates); False writes only the
             configuration files.
+        outsiders: identities that are no centre of ``membership`` but need credentials
+            (a password and a client certificate) for the single and TLS brokers.
     """
     out = Path(directory)
     root = (config_root or str(out.resolve())).rstrip("/")
@@ -396,9 +403,10 @@ def write_mosquitto_configs(
             )
         )
         federated[c] = path
-    passwords: dict[str, Path] = {c: out / "secrets" / f"{c}.password" for c in centres}
+    identities = sorted({*centres, *(check_centre(o) for o in outsiders)})
+    passwords: dict[str, Path] = {c: out / "secrets" / f"{c}.password" for c in identities}
     if secrets:
-        clear = generate_passwords(centres)
+        clear = generate_passwords(identities)
         (out / "secrets").mkdir(parents=True, exist_ok=True)
         (out / "secrets").chmod(0o755)
         (out / "secrets" / "passwd").write_text(mosquitto_password_file(clear))
@@ -408,7 +416,9 @@ def write_mosquitto_configs(
         names = {"localhost", "127.0.0.1", "mosquitto", *hosts.values()}
         if bind:
             names.add(bind)
-        write_certificates(out / "secrets" / "certs", centres, now=now, server_names=sorted(names))
+        write_certificates(
+            out / "secrets" / "certs", identities, now=now, server_names=sorted(names)
+        )
     return BrokerLayout(
         directory=out,
         single_conf=single,

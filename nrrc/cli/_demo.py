@@ -32,7 +32,10 @@ def demo(
     ] = "embedded",
     secrets: Annotated[
         Path | None,
-        typer.Option(help="With a broker URL: directory of <ID>.password files."),
+        typer.Option(
+            help="With a broker URL: the secrets/ directory of `nrrc brokers generate` "
+            "(<ID>.password; for mqtts:// certs/ca.crt and certs/<ID>.crt + .key)."
+        ),
     ] = None,
     days: Annotated[float, typer.Option(help="Simulated days to run.")] = 60.0,
     seconds: Annotated[float, typer.Option(help="Real seconds they take.")] = 60.0,
@@ -57,6 +60,14 @@ def demo(
         bool,
         typer.Option("--faults", help="All of the above, on the busiest centres (a quick tour)."),
     ] = False,
+    scenario_faults: Annotated[
+        bool,
+        typer.Option(
+            "--scenario-faults/--no-scenario-faults",
+            help="Apply the scenario's [[injections]] and [[restarts]] at their scaled instants, "
+            "and its link [[faults]] in each node (simulated on top of the broker).",
+        ),
+    ] = True,
     live: Annotated[
         bool | None,
         typer.Option("--live/--no-live", help="Draw the live view (default: on a terminal)."),
@@ -106,6 +117,7 @@ def demo(
         restart_broker=restart_broker,
         forge=forge,
         live=console.is_terminal if live is None else live,
+        scenario_faults=scenario_faults,
     )
     try:
         result = asyncio.run(run_demo(options, scen, cat, console))

@@ -17,6 +17,7 @@ import structlog
 import typer
 
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
+from nrrc.errors import NrrcError
 
 brokers_app = typer.Typer(
     help="Mosquitto configurations for a scenario: one broker with a password per centre and a "
@@ -68,9 +69,26 @@ def node(
             "or the NRRC_MQTT_PASSWORD environment variable)."
         ),
     ] = None,
-    ca: Annotated[Path | None, typer.Option(help="CA certificate for mqtts://.")] = None,
-    cert: Annotated[Path | None, typer.Option(help="Client certificate (CN = centre).")] = None,
-    key: Annotated[Path | None, typer.Option(help="Client certificate's private key.")] = None,
+    ca: Annotated[
+        Path | None,
+        typer.Option("--ca", "--cafile", help="CA certificate to trust for mqtts://."),
+    ] = None,
+    cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--cert", "--certfile", help="Client certificate for mqtts:// (CN = the centre id)."
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", "--keyfile", help="The client certificate's key.")
+    ] = None,
+    secrets: Annotated[
+        Path | None,
+        typer.Option(
+            help="The secrets/ directory `nrrc brokers generate` wrote: <ID>.password, and for "
+            "mqtts:// certs/ca.crt, certs/<ID>.crt and certs/<ID>.key (explicit options win)."
+        ),
+    ] = None,
     speed: Annotated[
         float,
         typer.Option(help="Simulated seconds per real second (86400: one day a second)."),
@@ -117,6 +135,14 @@ def node(
             "(by 36 simulated hours on average)."
         ),
     ] = None,
+    link_faults: Annotated[
+        bool,
+        typer.Option(
+            "--link-faults/--no-link-faults",
+            help="Simulate the scenario's [[faults]] (loss, delay, outages) on links into this "
+            "centre, on top of the real broker.",
+        ),
+    ] = True,
     log_format: Annotated[
         str, typer.Option(help="json (one object per line) or console.")
     ] = "json",
@@ -147,6 +173,8 @@ def node(
     url = BrokerURL.parse(broker)
     password = os.environ.get("NRRC_MQTT_PASSWORD")
     default_pw = run_dir / "secrets" / f"{centre}.password"
+    if secrets is not None:
+        ca, cert, key, default_pw = _from_secrets(secrets, centre, url.tls, ca, cert, key)
     if password_file is not None:
         password = read_password(password_file)
     elif password is None and default_pw.exists():
@@ -154,22 +182,29 @@ def node(
     if password is None and cert is None:
         fail(
             f"no broker password for {centre}: pass --password-file, set NRRC_MQTT_PASSWORD, "
-            f"or put it in {default_pw} (or use --cert/--key with mqtts://)"
+            f"or put it in {default_pw} (or use --secrets DIR, or --cert/--key with mqtts://)"
         )
     if centre not in scen.centre_ids:
         fail(
             f"--centre: {centre} is not a centre of scenario {scen.id} "
             f"(its centres: {', '.join(scen.centre_ids)})"
         )
-    settings = MqttSettings(
-        url=url,
-        centre=centre,
-        regimes=scen.config(centre).regimes,
-        password=password,
-        ca_file=ca,
-        cert_file=cert,
-        key_file=key,
-    )
+    for flag, path in (("--ca", ca), ("--cert", cert), ("--key", key)):
+        if path is not None and not path.is_file():
+            fail(f"{flag}: {path} is not a readable file")
+    try:
+        settings = MqttSettings(
+            url=url,
+            centre=centre,
+            regimes=scen.config(centre).regimes,
+            password=password,
+            ca_file=ca,
+            cert_file=cert,
+            key_file=key,
+        )
+        settings.tls_context()  # unreadable or mismatched TLS files: one line, before starting
+    except NrrcError as exc:
+        fail(str(exc))
     if clock_epoch is not None:
         epoch = clock_epoch
     elif clock_file is not None:
@@ -199,6 +234,7 @@ def node(
         min_retry=timedelta(seconds=speed * min_retry_real) if min_retry_real > 0 else None,
         min_give_up=timedelta(seconds=speed * min_give_up_real) if min_give_up_real > 0 else None,
         behaviour=behaviour,
+        link_faults=link_faults,
     )
     runner = Node(options, cat)
 
@@ -210,6 +246,22 @@ def node(
         await runner.run(stop)
 
     asyncio.run(main())
+
+
+def _from_secrets(
+    secrets: Path, centre: str, tls: bool, ca: Path | None, cert: Path | None, key: Path | None
+) -> tuple[Path | None, Path | None, Path | None, Path]:
+    """(CA, certificate, key, password file) from a ``nrrc brokers generate`` secrets
+    directory; explicit options win, and certificates are used only for ``mqtts://``."""
+    if not secrets.is_dir():
+        fail(f"--secrets: {secrets} is not a directory (nrrc brokers generate writes secrets/)")
+    certs = secrets / "certs"
+    if tls:
+        if ca is None and (certs / "ca.crt").is_file():
+            ca = certs / "ca.crt"
+        if cert is None and key is None and (certs / f"{centre}.crt").is_file():
+            cert, key = certs / f"{centre}.crt", certs / f"{centre}.key"
+    return ca, cert, key, secrets / f"{centre}.password"
 
 
 def _shared_epoch(path: Path, startup: float) -> float:
@@ -278,6 +330,14 @@ def brokers_generate(
     no_secrets: Annotated[
         bool, typer.Option("--no-secrets", help="Write only the configuration files.")
     ] = False,
+    outsider: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An identity that is no centre but needs broker credentials (repeatable; "
+            "default: who injects the scenario's hostile envelopes, and ZZ, the demo's "
+            "injector)."
+        ),
+    ] = None,
     agreements: Annotated[
         list[Path] | None, typer.Option("--agreements", help=AGREEMENTS_HELP)
     ] = None,
@@ -291,6 +351,11 @@ def brokers_generate(
     cat = catalogue(agreements)
     scen = load_scenario(scenario, cat)
     membership = Membership({c: scen.config(c).regimes for c in scen.centre_ids})
+    if outsider is None:
+        from nrrc.demo import INJECTOR
+
+        outsider = [INJECTOR, *(i.by for i in scen.injections)]
+    outsiders = sorted(set(outsider) - set(membership.centres))
     if max_queued is None:
         # Every message a centre can be sent in the whole run, ten times over (retransmissions,
         # acknowledgements), never below the default: Mosquitto drops overflow silently.
@@ -314,6 +379,7 @@ def brokers_generate(
         max_queued=max_queued,
         run_as=run_as,
         secrets=not no_secrets,
+        outsiders=outsiders,
     )
 
     def say(text: str, markup: bool = True) -> None:
@@ -328,9 +394,16 @@ def brokers_generate(
     say(f"  (c) federated, one per centre:    mosquitto -c {federated}", markup=False)
     if not no_secrets:
         say(f"  secrets (keep private): {directory}/secrets/", markup=False)
+        if outsiders:
+            say(f"  outsiders with credentials (injectors): {', '.join(outsiders)}", markup=False)
         say(
             f"Run a centre: nrrc node --centre {membership.centres[0]} --broker "
             f"mqtt://127.0.0.1:{port} --scenario {scenario} "
             f"--password-file {layout.passwords[membership.centres[0]]}",
+            markup=False,
+        )
+        say(
+            f"  over TLS (b):  nrrc node --centre {membership.centres[0]} --broker "
+            f"mqtts://127.0.0.1:{tls_port} --scenario {scenario} --secrets {directory}/secrets",
             markup=False,
         )
