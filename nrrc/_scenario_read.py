@@ -186,6 +186,8 @@ def _describe(value: Any) -> str:
         return "a table"
     if isinstance(value, datetime | date):
         return f"date/time {value.isoformat()}"
+    if value is None:
+        return "nothing"
     return type(value).__name__
 
 

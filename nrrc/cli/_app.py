@@ -24,8 +24,9 @@ app = typer.Typer(
         "Simulated Nuclear Risk Reduction Centres: signed, typed notifications under the timing "
         "rules of real agreements, and a compliance checker for their message logs.\n\n"
         "Start with `nrrc rules list` to see every rule with its source and how firmly that "
-        "source is verified, `nrrc rules show BML001` for one rule, and `nrrc demo` for a "
-        "walk-through."
+        "source is verified, `nrrc rules show BML001` for one rule, `nrrc demo` to watch five "
+        "centres exchange notices live, and `nrrc audit messages/samples/us-ru-2026` to audit "
+        "sample logs."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,

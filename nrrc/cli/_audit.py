@@ -17,7 +17,7 @@ from nrrc.audit.codes import check_for
 from nrrc.audit.collector import Selection
 from nrrc.audit.engine import AuditOptions, audit
 from nrrc.audit.findings import AuditResult
-from nrrc.audit.sources import default_keyring
+from nrrc.audit.sources import default_keyring, find_inputs
 from nrrc.catalogue import Catalogue
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, err_console, fail
 from nrrc.errors import NrrcError
@@ -164,8 +164,10 @@ def audit_command(
         Path | None, typer.Option("--output", "-o", help="Write the report to this file.")
     ] = None,
 ) -> None:
-    """Audit message logs: every breach of the agreements' timing rules, with the measured value,
-    the bound, the article, how firmly the source is verified, and the evidence.
+    """Audit message logs: every breach of the timing rules, with its evidence.
+
+    Each finding gives the measured value against the bound, the article it comes from and how
+    firmly that source is verified, and the log lines that prove it.
 
     Integrity comes first (signatures, keyring ownership, hash chains, checkpoints), then the
     reconciliation of the centres' logs with each other, then the rules. Show any code with
@@ -203,6 +205,8 @@ def audit_command(
                 f"--select/--ignore: {', '.join(repr(u) for u in unknown)} matches no rule, "
                 "check or agreement; see `nrrc rules list`"
             )
+        # Say "no logs here" before "no keyring": the first problem a newcomer must fix.
+        find_inputs(paths, names)
         ring_path = keyring or default_keyring([p for p in paths if p != stdin_path])
         if keyring is None and not ring_path.is_file():
             fail(
