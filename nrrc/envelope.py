@@ -57,6 +57,9 @@ __all__ = [
 
 PAYLOAD_TYPE = "application/vnd.nrrc.statement+json; version=1"
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+_UUID_KEEP = ~(0xF0 << 72 | 0xC0 << 56) & (1 << 128) - 1
+_UUID_SET = 0x70 << 72 | 0x80 << 56
 
 
 class _Signature(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -94,32 +97,50 @@ def new_message_id(at: datetime, rand: Callable[[int], bytes] | random.Random | 
     ``rand`` supplies the 74 random bits: a ``random.Random`` for deterministic simulations,
     or by default the operating system's randomness.
     """
+    if at.tzinfo is not UTC:
+        at = to_utc(at)  # refuses a naive datetime
     # Integer arithmetic: exact for every datetime, unlike a float timestamp.
-    ms = (to_utc(at) - _UNIX_EPOCH) // timedelta(milliseconds=1)
+    ms = (at - _UNIX_EPOCH) // _MILLISECOND
     if ms < 0:
         raise ValueError(f"expected an instant from 1970 on for a UUIDv7, found {at.isoformat()}")
     if isinstance(rand, random.Random):
-        bits = rand.getrandbits(80).to_bytes(10, "big")
-    elif rand is not None:
-        bits = rand(10)
+        # 48 bits of milliseconds, then the random bits with the version (7) in the top nibble
+        # of byte 6 and the variant (0b10) in the top bits of byte 8.
+        h = "%032x" % ((ms << 80 | rand.getrandbits(80)) & _UUID_KEEP | _UUID_SET)
     else:
-        bits = os.urandom(10)
-    value = bytearray(ms.to_bytes(6, "big") + bits)
-    value[6] = 0x70 | (value[6] & 0x0F)
-    value[8] = 0x80 | (value[8] & 0x3F)
-    h = value.hex()
+        bits = rand(10) if rand is not None else os.urandom(10)
+        value = bytearray(ms.to_bytes(6, "big") + bits)
+        value[6] = 0x70 | (value[6] & 0x0F)
+        value[8] = 0x80 | (value[8] & 0x3F)
+        h = value.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def seal(statement_bytes: bytes, signer: Signer) -> bytes:
     """Sign ``statement_bytes`` and return the envelope's exact bytes."""
-    sig = signer.sign(pae(PAYLOAD_TYPE, statement_bytes))
-    env = _Envelope(
-        payload_type=PAYLOAD_TYPE,
-        payload=base64.b64encode(statement_bytes).decode("ascii"),
-        signatures=[_Signature(signer.key_id, base64.b64encode(sig).decode("ascii"))],
+    sig = signer.sign(_PAE_PREFIX + b"%d %s" % (len(statement_bytes), statement_bytes))
+    # The bytes msgspec would write for an _Envelope, assembled directly (base64 text needs no
+    # JSON escaping; the key id is encoded by msgspec once per key).
+    keyid = _KEYID_JSON.get(signer.key_id)
+    if keyid is None:
+        if len(_KEYID_JSON) > 4096:
+            _KEYID_JSON.clear()
+        keyid = _KEYID_JSON[signer.key_id] = _envelope_encoder.encode(signer.key_id)
+    return b"".join(
+        (
+            _ENVELOPE_HEAD,
+            binascii.b2a_base64(statement_bytes, newline=False),
+            b'","signatures":[{"keyid":',
+            keyid,
+            b',"sig":"',
+            binascii.b2a_base64(sig, newline=False),
+            b'"}]}',
+        )
     )
-    return _envelope_encoder.encode(env)
+
+
+_KEYID_JSON: dict[str, bytes] = {}
+_ENVELOPE_HEAD = b'{"payloadType":%s,"payload":"' % _envelope_encoder.encode(PAYLOAD_TYPE)
 
 
 _B64_VALUE = {
@@ -308,13 +329,15 @@ def compose(
         KeyError: unknown kind.
         msgspec.ValidationError: the payload is not valid for its kind.
     """
+    if sent_at.tzinfo is not UTC:
+        sent_at = to_utc(sent_at)
     statement = types.statement(
         kind,
         payload=payload,
         id=new_message_id(sent_at, rand),
         sender=signer.centre,
         recipient=recipient,
-        sent_at=to_utc(sent_at),
+        sent_at=sent_at,
         epoch=epoch,
         seq=seq,
         in_reply_to=in_reply_to,

@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from nrrc.centre._config import CentreConfig
+from nrrc.centre._config import Binding, CentreConfig
 from nrrc.centre._io import (
     Delivery,
     Event,
@@ -91,6 +91,19 @@ class Centre:
         self.state = state or CentreState(centre=config.id)
         self._ack_type = types.payloads[ACK_KIND]
         self._silent = config.behaviour.silent_kinds
+        # Derived once from the (frozen) configuration: these are looked up for every message.
+        regimes = config.regimes
+        self._expected: dict[str, tuple[str, ...]] = {
+            r: tuple(m for m in config.regime_members(r) if m != self.id) for r in regimes
+        }
+        self._suspendable: dict[str, tuple[Binding, ...]] = {}
+        for b in config.own_bindings():
+            if b.suspended_from is not None:
+                self._suspendable[b.agreement] = (*self._suspendable.get(b.agreement, ()), b)
+        self._first_retry = config.retry.interval(1)
+        self._give_up_after = config.retry.give_up_after
+        self._ack_delay = config.behaviour.ack_delay
+        self._payload_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
 
     # -- durable state -------------------------------------------------------------------
 
@@ -277,16 +290,13 @@ class Centre:
         )
 
     def _expecting(self, to: str) -> list[str]:
-        if to in self.config.regimes:
-            return [m for m in self.config.regime_members(to) if m != self.id]
-        return [to]
+        members = self._expected.get(to)
+        return list(members) if members is not None else [to]
 
     def _send_plan(self, now: datetime, plan: Plan, step: Step) -> None:
         s = self.state
-        binding_active = all(
-            b.active(now) for b in self.config.own_bindings() if b.agreement == plan.agreement
-        )
-        if not binding_active:
+        suspendable = self._suspendable.get(plan.agreement)
+        if suspendable and not all(b.active(now) for b in suspendable):
             s.done[plan.key] = "suspended"
             step.events.append(
                 Event(
@@ -318,10 +328,17 @@ class Centre:
                     data=_plan_data(plan),
                 )
             )
-        payload = msgspec.json.decode(plan.payload, type=self.types.payloads[plan.kind])
-        opened = self._compose(now, plan.kind, plan.to, payload, plan.in_reply_to)
+        decoder = self._payload_decoders.get(plan.kind)
+        if decoder is None:
+            decoder = msgspec.json.Decoder(self.types.payloads[plan.kind])
+            self._payload_decoders[plan.kind] = decoder
+        opened = self._compose(
+            now, plan.kind, plan.to, decoder.decode(plan.payload), plan.in_reply_to
+        )
         s.done[plan.key] = opened.statement.id
         self._transmit_new(now, opened, plan.to, step)
+        data = _plan_data(plan)
+        data["late"] = late
         step.events.append(
             Event(
                 f"{plan.purpose}-sent" if plan.purpose != "notice" else "notice-sent",
@@ -330,7 +347,7 @@ class Centre:
                 kind=plan.kind,
                 peer=plan.to,
                 codes=tuple(plan.codes),
-                data={**_plan_data(plan), "late": late},
+                data=data,
             )
         )
 
@@ -341,7 +358,6 @@ class Centre:
         waiting = self._expecting(to)
         if not waiting:
             return
-        retry = self.config.retry
         pending = Pending(
             message_id=st.id,
             kind=st.kind,
@@ -351,8 +367,8 @@ class Centre:
             first_sent=now,
             attempts=1,
             waiting=waiting,
-            next_retry=now + retry.interval(1),
-            expires_at=now + retry.give_up_after,
+            next_retry=now + self._first_retry,
+            expires_at=now + self._give_up_after,
         )
         self.state.outbox[st.id] = pending
         self._arm(min(pending.next_retry, pending.expires_at), "retry", st.id)
@@ -542,7 +558,7 @@ class Centre:
         kind = st.kind
         rules = self.book.ack_rules(kind)
         first_late = min(self.book.response_first_late(r, now) for r in rules) if rules else None
-        send_at = now + self.config.behaviour.ack_delay.sample_delta(self.rng)
+        send_at = now + self._ack_delay.sample_delta(self.rng)
         owed = OwedAck(
             sender=st.sender,
             message_id=st.id,

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from nrrc.catalogue import FieldType, RuleType
+from nrrc.catalogue import FieldSpec, FieldType, RuleType
 from nrrc.centre._config import Behaviour, Binding, CentreConfig
 from nrrc.centre._io import PlannedActivity, PlannedMessage
 from nrrc.centre._payloads import PERIODIC_TEMPLATES, build_payload
@@ -62,6 +62,7 @@ class Planner:
         mapped = {k for b in config.bindings for ks in b.activity_kinds.values() for k in ks}
         window_kinds = {r.kind for rs in book.window_by_activity.values() for r in rs if r.kind}
         self._activity_kinds = mapped | window_kinds | set(book.lead) | set(book.lag)
+        self._specs: dict[str, dict[str, FieldSpec]] = {}
 
     # -- payloads ------------------------------------------------------------------------
 
@@ -84,15 +85,23 @@ class Planner:
 
     def _timing(self, kind: str, activity: PlannedActivity, windows: list[Any]) -> dict[str, Any]:
         timing: dict[str, Any] = {}
+        specs = self._specs.get(kind)
+        if specs is None:
+            specs = self._specs[kind] = {}
+            for f in self.book.catalogue.kinds[kind].fields:
+                specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
 
         def put(name: str | None, value: datetime) -> None:
             if not name or name in timing:
                 return
-            spec = self.book.catalogue.kinds[kind].field(name)
+            spec = specs.get(name)
             if spec is None:
                 return
-            same_day = value.date() == activity.start.date()
-            if spec.type is FieldType.DATE and not spec.required and same_day:
+            if (
+                spec.type is FieldType.DATE
+                and not spec.required
+                and value.date() == activity.start.date()
+            ):
                 return  # an optional end date equal to the start date says nothing
             timing[name] = value
 

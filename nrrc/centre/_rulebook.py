@@ -25,6 +25,7 @@ __all__ = ["ACK_KIND", "RuleBook", "first_late"]
 
 ACK_KIND = "core.ack"
 _TICK = timedelta(microseconds=1)
+_MEMO_SIZE = 4096
 
 
 def _anchor(value: Any) -> date | datetime | None:
@@ -33,6 +34,11 @@ def _anchor(value: Any) -> date | datetime | None:
     if isinstance(value, date):
         return value
     return None
+
+
+def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Conditions read a dict (and never change it): a dict is used as it is."""
+    return values if isinstance(values, dict) else dict(values)
 
 
 def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> datetime:
@@ -70,6 +76,8 @@ class RuleBook:
         self.by_kind: dict[str, list[Rule]] = defaultdict(list)
         self._acks: dict[str, list[Rule]] = {}
         self._replies: dict[str, list[Rule]] = {}
+        self._window_fields: dict[str, tuple[str, ...]] = {}
+        self._window_memo: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
         for rule in catalogue.active_rules():
             if rule.kind:
                 self.by_kind[rule.kind].append(rule)
@@ -95,8 +103,12 @@ class RuleBook:
         """Every lead-time rule that applies to a notice of ``kind`` with these field values,
         with its first late instant, earliest first."""
         out: list[tuple[Rule, datetime]] = []
-        for rule in self.lead.get(kind, ()):
-            if rule.applies_if and not rule.applies_if.holds(dict(values)):
+        rules = self.lead.get(kind)
+        if not rules:
+            return out
+        values = _as_dict(values)
+        for rule in rules:
+            if rule.applies_if and not rule.applies_if.holds(values):
                 continue
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
@@ -107,8 +119,12 @@ class RuleBook:
     def lag_deadlines(self, kind: str, values: Mapping[str, Any]) -> list[tuple[Rule, datetime]]:
         """Every lag rule that applies to a notice of ``kind``, with its first late instant."""
         out: list[tuple[Rule, datetime]] = []
-        for rule in self.lag.get(kind, ()):
-            if rule.applies_if and not rule.applies_if.holds(dict(values)):
+        rules = self.lag.get(kind)
+        if not rules:
+            return out
+        values = _as_dict(values)
+        for rule in rules:
+            if rule.applies_if and not rule.applies_if.holds(values):
                 continue
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
@@ -118,8 +134,32 @@ class RuleBook:
 
     def windows(self, activity: str, values: Mapping[str, Any]) -> list[Rule]:
         """Window rules that require a notice covering this activity, by code."""
-        rules = self.window_by_activity.get(activity, ())
-        return [r for r in rules if not r.applies_if or r.applies_if.holds(dict(values))]
+        rules = self.window_by_activity.get(activity)
+        if not rules:
+            return []
+        # The answer depends only on the fields the rules' conditions read: remembered by
+        # their values (and types), when these can be hashed.
+        fields = self._window_fields.get(activity)
+        if fields is None:
+            fields = self._window_fields[activity] = tuple(
+                sorted(
+                    {c.field for r in rules for c in (*r.applies_if.any_of, *r.applies_if.all_of)}
+                )
+            )
+        key: tuple[Any, ...] | None = (activity, *((type(v), v) for v in map(values.get, fields)))
+        try:
+            found = self._window_memo.get(key)  # type: ignore[arg-type]
+        except TypeError:
+            found, key = None, None
+        if found is not None:
+            return list(found)
+        given = _as_dict(values)
+        applicable = [r for r in rules if not r.applies_if or r.applies_if.holds(given)]
+        if key is not None:
+            if len(self._window_memo) >= _MEMO_SIZE:
+                self._window_memo.clear()
+            self._window_memo[key] = tuple(applicable)
+        return applicable
 
     def ack_rules(self, kind: str) -> list[Rule]:
         """Rules bounding the acknowledgement of ``kind`` (response ``core.ack``)."""

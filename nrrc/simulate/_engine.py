@@ -130,7 +130,7 @@ class _Run:
         self.captured: dict[str, bytes] = {}
         self.sent_kinds: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
-        self.events: Counter[str] = Counter()
+        self.events: dict[str, int] = {}
         self.writers: dict[str, LogWriter] = {}
         if out is not None:
             logs = out / "logs"
@@ -151,35 +151,48 @@ class _Run:
         heapq.heappush(self.queue, (at, self.count, what, a, b))
 
     def apply(self, cid: str, step: Step, now: datetime) -> None:
-        writer = self.writers.get(cid)
-        for record in step.records:
-            if writer is not None:
-                writer.append(
-                    record.direction,
-                    record.at,
-                    record.envelope,
-                    reason=record.reason,
-                    detail=record.detail,
-                )
-            if record.direction == "received":
-                self.captured[cid] = record.envelope
-            elif record.direction == "rejected":
-                self.rejected[record.reason or "?"] += 1
-        for t in step.transmits:
-            if t.attempt == 1:
-                self.sent_kinds[t.kind] += 1
-            for arrival in self.network.route(now, cid, t.to, t.envelope):
-                self.push(arrival.at, "arrive", arrival.recipient, arrival.delivery)
-        observe = self.ledger.observe
-        for event in step.events:
-            self.events[event.name] += 1
-            observe(cid, event)
+        if step.records:
+            writer = self.writers.get(cid)
+            for record in step.records:
+                direction = record.direction
+                if writer is not None:
+                    writer.append(
+                        direction,
+                        record.at,
+                        record.envelope,
+                        reason=record.reason,
+                        detail=record.detail,
+                    )
+                if direction == "received":
+                    self.captured[cid] = record.envelope
+                elif direction == "rejected":
+                    self.rejected[record.reason or "?"] += 1
+        if step.transmits:
+            arrivals = self.network.arrivals
+            push = self.push
+            sent_kinds = self.sent_kinds
+            for t in step.transmits:
+                if t.attempt == 1:
+                    sent_kinds[t.kind] += 1
+                for at, recipient, delivery in arrivals(now, cid, t.to, t.envelope):
+                    push(at, "arrive", recipient, delivery)
+        if step.events:
+            observe = self.ledger.observe
+            events = self.events
+            for event in step.events:
+                name = event.name
+                events[name] = events.get(name, 0) + 1
+                observe(cid, event)
         wake = step.wake_at
-        true_wake = wake - self.skew[cid] if wake is not None else None
+        if wake is not None:
+            skew = self.skew[cid]
+            true_wake: datetime | None = wake - skew if skew else wake
+        else:
+            true_wake = None
         if true_wake != self.wake[cid]:
             self.wake[cid] = true_wake
             if true_wake is not None:
-                self.push(max(true_wake, now), "wake", cid)
+                self.push(true_wake if true_wake > now else now, "wake", cid)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -196,33 +209,38 @@ class _Run:
         for r in s.restarts:
             self.push(r.at, "down", r.centre, r.at + r.down)
         queue = self.queue
+        pop = heapq.heappop
+        skews = self.skew
+        centres = self.centres
+        down = self.down
         while queue:
-            at, _, what, a, b = heapq.heappop(queue)
+            at, _, what, a, b = pop(queue)
             if at >= end:
                 break
             if what == "arrive":
-                if a in self.down:
+                if a in down:
                     self.held[a].append(b)
                     continue
-                centre = self.centres[a]
-                self.apply(a, centre.receive(at + self.skew[a], b), at)
+                skew = skews[a]
+                self.apply(a, centres[a].receive(at + skew if skew else at, b), at)
             elif what == "wake":
-                if a in self.down or self.wake[a] != at:
+                if a in down or self.wake[a] != at:
                     continue
                 self.wake[a] = None
-                self.apply(a, self.centres[a].on_timer(at + self.skew[a]), at)
+                skew = skews[a]
+                self.apply(a, centres[a].on_timer(at + skew if skew else at), at)
             elif what == "know":
-                if a in self.down:
-                    self.push(self.down[a], "know", a, b)
+                if a in down:
+                    self.push(down[a], "know", a, b)
                     continue
-                centre = self.centres[a]
-                now = at + self.skew[a]
+                centre = centres[a]
+                now = at + skews[a]
                 step = centre.plan(now, b) if isinstance(b, PlannedActivity) else None
                 self.apply(a, step or centre.plan_message(now, b), at)
             elif what == "inject":
                 self._inject(at, a, b)
             elif what == "down":
-                self.down[a] = b
+                down[a] = b
                 self.push(b, "up", a)
             elif what == "up":
                 self._up(a, at)

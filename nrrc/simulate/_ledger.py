@@ -177,6 +177,8 @@ class Ledger:
         self.metrics = RunMetrics(seed)
         self.retransmitted: dict[str, int] = defaultdict(int)
         self.rejections: list[tuple[str, datetime, str]] = []
+        self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._values: dict[str, dict[str, Any]] = {}
 
     # -- collecting ----------------------------------------------------------------------
 
@@ -207,29 +209,36 @@ class Ledger:
         assert event.message_id is not None and event.kind is not None and event.peer is not None
         data = event.data
         to = event.peer
-        members = self.regimes.get(to)
-        recipients = tuple(m for m in members if m != centre) if members else (to,)
+        recipients = self._recipients.get((centre, to))
+        if recipients is None:
+            members = self.regimes.get(to)
+            recipients = tuple(m for m in members if m != centre) if members else (to,)
+            self._recipients[(centre, to)] = recipients
+        is_ack = event.name == "ack-sent"
+        get = data.get
         fact = SentFact(
-            id=event.message_id,
-            sender=centre,
-            kind=event.kind,
-            to=to,
-            sent_at=event.at,
-            purpose=data.get("purpose", "ack") if event.name != "ack-sent" else "ack",
-            recipients=recipients,
-            deadlines=dict(data.get("deadlines") or {}),
-            activity=data.get("activity"),
-            in_reply_to=data.get("in_reply_to"),
-            profile_late=bool(data.get("profile_late")),
-            payload=data.get("payload"),
+            event.message_id,
+            centre,
+            event.kind,
+            to,
+            event.at,
+            "ack" if is_ack else get("purpose", "ack"),
+            recipients,
+            # The event's own copy of the plan's deadlines: nothing changes it afterwards.
+            get("deadlines") or {},
+            get("activity"),
+            get("in_reply_to"),
+            bool(get("profile_late")),
+            get("payload"),
         )
         self.sent[fact.id] = fact
-        self.metrics.messages_sent += 1
+        metrics = self.metrics
+        metrics.messages_sent += 1
         if fact.purpose == "ack":
             acknowledged = str(data["acknowledges"])
             self.acks.setdefault((acknowledged, centre), fact.id)
         else:
-            self.metrics.notices += 1
+            metrics.notices += 1
             if fact.in_reply_to:
                 self.replies.setdefault((fact.in_reply_to, centre), fact.id)
 
@@ -381,10 +390,17 @@ class Ledger:
         ]
         return min(times) if times else None
 
+    def _fact_values(self, fact: SentFact) -> dict[str, Any]:
+        """``fact.values``, decoded once per message."""
+        values = self._values.get(fact.id)
+        if values is None:
+            values = self._values[fact.id] = fact.values
+        return values
+
     def _window(self, rule: Rule, fact: SentFact) -> _Interval | None:
         """The window a notice gives under a window rule (None when its start is missing)."""
         kind = self.book.catalogue.kinds[fact.kind]
-        values = fact.values
+        values = self._fact_values(fact)
 
         def read(name: str | None) -> date | datetime | None:
             raw = values.get(name) if name else None
@@ -552,7 +568,7 @@ class Ledger:
                     1
                     for t, fact in firsts.get(party, [])
                     if t.year == year
-                    and (not rule.applies_if or rule.applies_if.holds(fact.values))
+                    and (not rule.applies_if or rule.applies_if.holds(self._fact_values(fact)))
                 )
                 if whole and rule.min_count is not None and count < rule.min_count:
                     self._fault(

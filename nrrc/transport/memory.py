@@ -144,35 +144,41 @@ class MemoryNetwork:
         return found
 
     def _hop(self, source: str, target: str, depart: datetime) -> datetime | None:
-        profile = self.link(source, target)
-        self.stats.copies += 1
-        if profile.down_at(depart):
-            self.stats.lost["outage"] += 1
+        profile = self._links.get((source, target)) or self.link(source, target)
+        stats = self.stats
+        stats.copies += 1
+        if profile.outages and profile.down_at(depart):
+            stats.lost["outage"] += 1
             return None
         if profile.loss > 0 and self.rng.random() < profile.loss:
-            self.stats.lost["loss"] += 1
+            stats.lost["loss"] += 1
             return None
-        if profile.delay.is_zero:
+        delay = profile.delay
+        if delay.is_zero:
             return depart
-        return depart + timedelta(milliseconds=round(profile.delay.sample(self.rng) * 1000))
+        return depart + timedelta(milliseconds=round(delay.sample(self.rng) * 1000))
 
     def route(self, now: datetime, origin: str, to: str, envelope: bytes) -> list[Arrival]:
         """Every arrival of one transmission by ``origin`` addressed to ``to``."""
+        return [Arrival(at, r, d) for at, r, d in self.arrivals(now, origin, to, envelope)]
+
+    def arrivals(
+        self, now: datetime, origin: str, to: str, envelope: bytes
+    ) -> list[tuple[datetime, str, Delivery]]:
+        """:meth:`route` as plain ``(at, recipient, delivery)`` tuples (the simulator's loop)."""
         self.stats.transmissions += 1
-        arrivals: list[Arrival] = []
         delivery = Delivery(envelope, origin=origin, channel=to)
         members = self.regimes.get(to)
         if members is None:
             at = self._hop(origin, to, now)
-            if at is not None:
-                arrivals.append(Arrival(at, to, delivery))
-            return arrivals
+            return [(at, to, delivery)] if at is not None else []
+        arrivals: list[tuple[datetime, str, Delivery]] = []
         hub = self.central_contacts.get(to)
         if hub is not None and hub != origin:
             at_hub = self._hop(origin, hub, now)
             if at_hub is None:
                 return arrivals
-            arrivals.append(Arrival(at_hub, hub, delivery))
+            arrivals.append((at_hub, hub, delivery))
             source, depart = hub, at_hub
         else:
             source, depart = origin, now
@@ -181,7 +187,7 @@ class MemoryNetwork:
                 continue
             at = self._hop(source, member, depart)
             if at is not None:
-                arrivals.append(Arrival(at, member, delivery))
+                arrivals.append((at, member, delivery))
         return arrivals
 
 
