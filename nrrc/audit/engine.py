@@ -24,6 +24,7 @@ audited period runs from the earliest log creation to the latest record or check
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,14 @@ from nrrc.audit.events import Basis, Provision, kind_words, short_id
 from nrrc.audit.findings import AuditResult, Evidence, Finding, Outcome
 from nrrc.audit.responses import ResponseChecks
 from nrrc.audit.sources import Inputs, LogSource, find_inputs
-from nrrc.audit.stream import Record, SignaturePool, StreamStats, merge, stream_log
+from nrrc.audit.stream import (
+    EnvelopeCache,
+    Record,
+    SignaturePool,
+    StreamStats,
+    merge,
+    stream_log,
+)
 from nrrc.audit.timing import TimingChecks
 from nrrc.audit.windows import WindowChecks
 from nrrc.audit.yearly import YearlyChecks
@@ -57,6 +65,8 @@ __all__ = ["AuditOptions", "audit"]
 
 SEQ_WINDOW = 4096
 """Sequence numbers per sender and epoch remembered in each log for duplicate detection."""
+GC_THRESHOLD = 100_000
+"""Allocations between young-generation collections during the pass (the default is 700)."""
 PARALLEL_MIN_BYTES = 4 << 20
 """Below this much log data, signatures are checked in-process: starting workers costs more."""
 
@@ -810,8 +820,13 @@ def audit(
             )
     jobs = _jobs(options, sources)
     pool = SignaturePool(keyring, jobs) if jobs > 1 else None
+    # The pass allocates a few objects per record and frees them soon, none in cycles, while
+    # it holds thousands of long-lived ones (the envelope cache, open obligations): with the
+    # default thresholds the cyclic collector rescans those over and over (~12 % of the time).
+    gc_thresholds = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *gc_thresholds[1:])
     stats = StreamStats()
-    cache: dict[bytes, Any] = {}
+    cache = EnvelopeCache()
     try:
         streams: list[Iterator[Any]] = [
             stream_log(
@@ -837,6 +852,7 @@ def audit(
             else:
                 engine.activity(item, rank, line)
     finally:
+        gc.set_threshold(*gc_thresholds)
         if pool is not None:
             pool.close()
     start, end = engine.finish()

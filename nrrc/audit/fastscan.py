@@ -23,11 +23,31 @@ import msgspec
 
 from nrrc.envelope import Verifier
 from nrrc.errors import EnvelopeError, LogError
-from nrrc.msglog import GENESIS, LOG_FORMAT, Checkpoint, Header, checkpoint_message, decode_line
+from nrrc.msglog import (
+    GENESIS,
+    LOG_FORMAT,
+    AwareDatetime,
+    Checkpoint,
+    Header,
+    checkpoint_message,
+    decode_line,
+)
 from nrrc.timeutil import to_utc
 from nrrc.verify import LogEntry, LogProblem, scan_log
 
-__all__ = ["ENABLED", "TRUNCATED", "Doubt", "checkpoint_ok", "lines", "scan"]
+__all__ = [
+    "ENABLED",
+    "TRUNCATED",
+    "Doubt",
+    "LiteCheckpoint",
+    "LiteRecord",
+    "LiteRejected",
+    "LiteSent",
+    "checkpoint_ok",
+    "decode_lite",
+    "lines",
+    "scan",
+]
 
 ENABLED = True
 """Tests switch the fast path off to compare it with ``scan_log``."""
@@ -37,6 +57,62 @@ TRUNCATED = (
     "the log does not end with a signed checkpoint: "
     "it was not closed, or lines after this one were cut off"
 )
+
+
+class LiteRecord(
+    msgspec.Struct,
+    frozen=True,
+    tag_field="type",
+    forbid_unknown_fields=True,
+    kw_only=True,
+):
+    """:class:`nrrc.msglog.MessageRecord` without the hex pattern on ``prev``: a regular
+    expression per line costs more than the rest of the decode, and the reader compares
+    ``prev`` with the SHA-256 it computed (always 64 lowercase hex digits) anyway."""
+
+    n: int
+    prev: str
+    at: AwareDatetime
+    envelope: str | None = None
+    envelope_b64: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+
+
+class LiteSent(LiteRecord, frozen=True, tag="sent"):
+    """A ``sent`` line."""
+
+
+class LiteReceived(LiteRecord, frozen=True, tag="received"):
+    """A ``received`` line."""
+
+
+class LiteRejected(LiteRecord, frozen=True, tag="rejected"):
+    """A ``rejected`` line."""
+
+
+class LiteCheckpoint(
+    msgspec.Struct, frozen=True, tag_field="type", tag="checkpoint", forbid_unknown_fields=True
+):
+    """A ``checkpoint`` line (re-decoded with every check before it is used)."""
+
+    n: int
+    prev: str
+    at: AwareDatetime
+    count: int
+    head: str
+    key_id: str
+    sig: str
+
+
+_lite_decoder: msgspec.json.Decoder[
+    Header | LiteSent | LiteReceived | LiteRejected | LiteCheckpoint
+] = msgspec.json.Decoder(Header | LiteSent | LiteReceived | LiteRejected | LiteCheckpoint)
+decode_lite = _lite_decoder.decode
+"""Decode one line with the lite types: every line the typed decoder of :mod:`nrrc.msglog`
+accepts is accepted, and a line accepted here whose ``prev`` equals the computed SHA-256 is one
+the typed decoder accepts too (a header line is decoded fully). Raises ``ValidationError``,
+``DecodeError`` or ``UnicodeDecodeError``."""
 
 
 class Doubt(Exception):

@@ -17,8 +17,9 @@ import base64
 import binascii
 import hashlib
 import heapq
+import math
 import multiprocessing
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from multiprocessing.pool import AsyncResult, Pool
@@ -39,15 +40,12 @@ from nrrc.msglog import (
     LOG_FORMAT,
     Checkpoint,
     Header,
-    MessageRecord,
-    Rejected,
-    Sent,
     decode_line,
 )
 from nrrc.timeutil import format_delta, format_instant, to_utc
 from nrrc.verify import LogEntry, LogProblem, scan_log
 
-__all__ = ["Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
+__all__ = ["EnvelopeCache", "Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
 
 CACHE_SIZE = 8192
 """Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
@@ -220,6 +218,18 @@ class _Opening:
         self.ticket = ticket
 
 
+class EnvelopeCache:
+    """Openings remembered by the envelope's exact bytes, and by the envelope's text as it
+    stands in a log line (two copies of one message in two logs are usually the same text, so
+    the fast reader finds the second without encoding it); each evicts its oldest first."""
+
+    __slots__ = ("by_bytes", "by_text")
+
+    def __init__(self) -> None:
+        self.by_bytes: OrderedDict[bytes, _Opening] = OrderedDict()
+        self.by_text: OrderedDict[str, _Opening] = OrderedDict()
+
+
 class _CachingVerifier(Verifier):
     """``Verifier.open`` remembered by envelope bytes; with a pool, signatures are left to it.
 
@@ -231,11 +241,12 @@ class _CachingVerifier(Verifier):
         self,
         keyring: Keyring,
         types: MessageTypes,
-        cache: dict[bytes, _Opening],
+        cache: EnvelopeCache,
         pool: SignaturePool | None,
     ) -> None:
         super().__init__(keyring, types)
-        self.cache = cache
+        self.cache = cache.by_bytes
+        self.by_text = cache.by_text
         self.pool = pool
         self.last: _Opening | None = None
 
@@ -253,7 +264,7 @@ class _CachingVerifier(Verifier):
             cache = self.cache
             cache[envelope] = found
             if len(cache) > CACHE_SIZE:
-                del cache[next(iter(cache))]
+                cache.popitem(last=False)
         self.last = found
         if found.error is not None:
             raise found.error.with_traceback(None)
@@ -278,17 +289,26 @@ Item = tuple[float, int, int, Record]
 
 
 class _Fast:
-    """Where the fast reader stopped: the record it holds back, the last record line it read,
-    the newest instant, and how the log ends."""
+    """Where the fast reader stopped: the record it holds back (with its verdict ticket), the
+    last record line it read, the newest instant, and how the log ends."""
 
     __slots__ = ("checkpoint", "done", "held", "last_line", "last_ts")
 
     def __init__(self) -> None:
-        self.held: Record | None = None
+        self.held: tuple[Record, _Ticket | None] | None = None
         self.done = 0
         self.last_ts: float | None = None
         self.last_line = 1
         self.checkpoint = False
+
+
+def _raw_envelope(rec: fastscan.LiteRecord) -> bytes:
+    """:meth:`nrrc.msglog.MessageRecord.envelope_bytes` of a lite record."""
+    if rec.envelope is not None:
+        return rec.envelope.encode("utf-8", "surrogatepass")
+    if rec.envelope_b64 is not None:
+        return base64.b64decode(rec.envelope_b64)
+    return b""
 
 
 def _fast(
@@ -297,13 +317,16 @@ def _fast(
     verifier: _CachingVerifier,
     check_signatures: bool,
     stats: StreamStats,
-    limit: float | None,
     state: _Fast,
-) -> Iterator[Item]:
-    """The records of a clean log, straight from its lines; raises :class:`fastscan.Doubt` at
-    the first line that is not plainly clean (the caller hands over to ``scan_log``)."""
-    path = source.path
-    lines = fastscan.lines(path)
+) -> Iterator[tuple[Record, _Ticket | None]]:
+    """The records of a clean log, straight from its lines, each with its signature's ticket
+    when a pool checks them; raises :class:`fastscan.Doubt` at the first line that is not
+    plainly clean (the caller hands over to ``scan_log``).
+
+    A record is yielded only once the next line's ``prev`` has confirmed it (an edited line
+    shows as a broken link on the line after it); the last one stays in ``state.held``.
+    """
+    lines = fastscan.lines(source.path)
     first = next(lines, None)
     if first is None:
         raise fastscan.Doubt(1)
@@ -320,64 +343,96 @@ def _fast(
         raise fastscan.Doubt(1)
     owner = header.owner
     sha = hashlib.sha256
+    decode = fastscan.decode_lite
     prev_hash = sha(first[1]).hexdigest()
     expected = 1
+    by_text = verifier.by_text
     open_envelope = verifier.open
-    for lineno, data in lines:
-        try:
-            rec = decode_line(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            raise fastscan.Doubt(lineno) from None
-        kind = type(rec)
-        if rec.n != expected or rec.prev != prev_hash or kind is Header:
-            raise fastscan.Doubt(lineno)
-        prev_hash = sha(data).hexdigest()
-        expected += 1
-        state.last_line = lineno
-        if isinstance(rec, Checkpoint):
-            if not fastscan.checkpoint_ok(rec, owner, verifier, check_signatures):
-                raise fastscan.Doubt(lineno)
-            state.checkpoint = True
-            continue
-        assert isinstance(rec, MessageRecord)
-        state.checkpoint = False
-        at = rec.at
-        if at.tzinfo is not UTC:
-            at = to_utc(at)
-        ts = at.timestamp()
-        last_ts = state.last_ts
-        if last_ts is not None and ts < last_ts:
-            raise fastscan.Doubt(lineno)
-        if kind is Rejected:
-            record = Record(
-                ts, at, rank, lineno, owner, "rejected", None, None, rec.envelope_bytes()
-            )
-        else:
+    lite_sent, lite_rejected, lite_cp = (
+        fastscan.LiteSent,
+        fastscan.LiteRejected,
+        fastscan.LiteCheckpoint,
+    )
+    last_ts = -math.inf
+    last_line = 1
+    done = 0
+    checkpoint = False
+    held: tuple[Record, _Ticket | None] | None = None
+    records = 0
+    try:
+        for lineno, data in lines:
             try:
-                opened = open_envelope(rec.envelope_bytes(), check_signature=check_signatures)
-            except EnvelopeError:
+                rec = decode(data)
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
                 raise fastscan.Doubt(lineno) from None
-            st = opened.statement
-            if kind is Sent:
-                if st.sender != owner:
+            kind = type(rec)
+            if kind is Header or rec.n != expected or rec.prev != prev_hash:
+                raise fastscan.Doubt(lineno)
+            prev_hash = sha(data).hexdigest()
+            expected += 1
+            last_line = lineno
+            if kind is lite_cp:
+                cp = decode_line(data)  # every check of the typed decoder
+                assert isinstance(cp, Checkpoint)
+                if not fastscan.checkpoint_ok(cp, owner, verifier, check_signatures):
                     raise fastscan.Doubt(lineno)
-                direction = "sent"
+                checkpoint = True
+                continue
+            assert isinstance(rec, fastscan.LiteRecord)
+            checkpoint = False
+            at = rec.at
+            if at.tzinfo is not UTC:
+                at = to_utc(at)
+            ts = at.timestamp()
+            if ts < last_ts:
+                raise fastscan.Doubt(lineno)
+            ticket = None
+            if kind is lite_rejected:
+                record = Record(
+                    ts, at, rank, lineno, owner, "rejected", None, None, _raw_envelope(rec)
+                )
             else:
-                recipient = st.recipient
-                if recipient != owner and not recipient.islower():
+                text = rec.envelope
+                found = by_text.get(text) if text is not None else None
+                if found is None:
+                    try:
+                        open_envelope(_raw_envelope(rec), check_signature=check_signatures)
+                    except EnvelopeError:
+                        raise fastscan.Doubt(lineno) from None
+                    found = verifier.last
+                    assert found is not None
+                    if text is not None:
+                        by_text[text] = found
+                        if len(by_text) > CACHE_SIZE:
+                            by_text.popitem(last=False)
+                opened = found.opened
+                if opened is None:
                     raise fastscan.Doubt(lineno)
-                direction = "received"
-            record = Record(ts, at, rank, lineno, owner, direction, opened, None, None)
-        stats.records += 1
-        state.last_ts = ts
-        state.done = lineno
-        held = state.held
-        state.held = record
-        if held is not None:
-            if held.opened is not None:
-                stats.verified += 1
-            if limit is None or held.ts <= limit:
-                yield (held.ts, rank, held.line, held)
+                st = opened.statement
+                if kind is lite_sent:
+                    if st.sender != owner:
+                        raise fastscan.Doubt(lineno)
+                    direction = "sent"
+                else:
+                    recipient = st.recipient
+                    if recipient != owner and not recipient.islower():
+                        raise fastscan.Doubt(lineno)
+                    direction = "received"
+                record = Record(ts, at, rank, lineno, owner, direction, opened, None, None)
+                ticket = found.ticket
+            records += 1
+            last_ts = ts
+            done = lineno
+            if held is not None:
+                yield held
+            held = (record, ticket)
+    finally:
+        stats.records += records
+        state.held = held
+        state.done = done
+        state.last_line = last_line
+        state.checkpoint = checkpoint
+        state.last_ts = None if last_ts == -math.inf else last_ts
 
 
 def stream_log(
@@ -385,7 +440,7 @@ def stream_log(
     rank: int,
     keyring: Keyring,
     types: MessageTypes,
-    cache: dict[bytes, _Opening],
+    cache: EnvelopeCache,
     *,
     check_signatures: bool,
     pool: SignaturePool | None,
@@ -443,15 +498,28 @@ def stream_log(
                 yield (r.ts, rank, r.line, r)
 
     items: Iterator[LogEntry | LogProblem]
-    if pool is None and fastscan.ENABLED:
+    if fastscan.ENABLED:
         state = _Fast()
         try:
-            yield from _fast(source, rank, verifier, check_signatures, stats, limit, state)
+            if pool is None:
+                for record, _ in _fast(source, rank, verifier, check_signatures, stats, state):
+                    if record.opened is not None:
+                        stats.verified += 1
+                    if limit is None or record.ts <= limit:
+                        yield (record.ts, rank, record.line, record)
+            else:
+                # Records wait here for their signatures' verdicts (a bad one is named by
+                # finish(), as on the scan_log path).
+                for record, ticket in _fast(source, rank, verifier, check_signatures, stats, state):
+                    ahead.append((record, _NONE, ticket))
+                    first = ahead[0][2]
+                    if len(ahead) > LOOKAHEAD or first is None or first.ready():
+                        yield from drain(False)
         except fastscan.Doubt:
             # Hand over to scan_log: it names every problem from the doubtful line on. The
             # record held back may yet be distrusted by a break at the line after it.
             if state.held is not None:
-                ahead.append((state.held, _NONE, None))
+                ahead.append((state.held[0], _NONE, state.held[1]))
             last_ts = state.last_ts
             done = state.done
             items = (
@@ -463,12 +531,11 @@ def stream_log(
             if not state.checkpoint:
                 on_problem(LogProblem(name, state.last_line, "truncated", fastscan.TRUNCATED), None)
             if state.held is not None:
-                finish(state.held, _NONE, None)
-                if limit is None or state.held.ts <= limit:
-                    yield (state.held.ts, rank, state.held.line, state.held)
+                ahead.append((state.held[0], _NONE, state.held[1]))
+            yield from drain(True)
             return
     else:
-        items = fastscan.scan(source.path, verifier, check_signatures=check_signatures)
+        items = scan_log(source.path, verifier, check_signatures=check_signatures)
     for item in items:
         if isinstance(item, LogProblem):
             if item.code in ("bad-envelope", "wrong-owner"):
