@@ -250,17 +250,22 @@ class _CachingVerifier(Verifier):
         self.pool = pool
         self.last: _Opening | None = None
 
+    def opening(self, envelope: bytes, check_signature: bool) -> _Opening:
+        """Open ``envelope`` without looking in or filling the bytes cache (the fast reader
+        keeps its own by text); a refusal is returned, not raised."""
+        inline = check_signature and self.pool is None
+        try:
+            opened: Opened | None = super().open(envelope, check_signature=inline)
+            error = None
+        except EnvelopeError as exc:
+            opened, error = None, exc
+        ticket = self.pool.request(envelope) if check_signature and self.pool else None
+        return _Opening(opened, error, ticket)
+
     def open(self, envelope: bytes, *, check_signature: bool = True) -> Opened:
         found = self.cache.get(envelope)
         if found is None:
-            inline = check_signature and self.pool is None
-            try:
-                opened: Opened | None = super().open(envelope, check_signature=inline)
-                error = None
-            except EnvelopeError as exc:
-                opened, error = None, exc
-            ticket = self.pool.request(envelope) if check_signature and self.pool else None
-            found = _Opening(opened, error, ticket)
+            found = self.opening(envelope, check_signature)
             cache = self.cache
             cache[envelope] = found
             if len(cache) > CACHE_SIZE:
@@ -347,7 +352,7 @@ def _fast(
     prev_hash = sha(first[1]).hexdigest()
     expected = 1
     by_text = verifier.by_text
-    open_envelope = verifier.open
+    open_envelope = verifier.opening
     lite_sent, lite_rejected, lite_cp = (
         fastscan.LiteSent,
         fastscan.LiteRejected,
@@ -395,12 +400,9 @@ def _fast(
                 text = rec.envelope
                 found = by_text.get(text) if text is not None else None
                 if found is None:
-                    try:
-                        open_envelope(_raw_envelope(rec), check_signature=check_signatures)
-                    except EnvelopeError:
-                        raise fastscan.Doubt(lineno) from None
-                    found = verifier.last
-                    assert found is not None
+                    found = open_envelope(_raw_envelope(rec), check_signatures)
+                    if found.error is not None:
+                        raise fastscan.Doubt(lineno)
                     if text is not None:
                         by_text[text] = found
                         if len(by_text) > CACHE_SIZE:
