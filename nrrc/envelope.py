@@ -331,10 +331,13 @@ def compose(
     """
     if sent_at.tzinfo is not UTC:
         sent_at = to_utc(sent_at)
-    statement = types.statement(
-        kind,
+    message_id = new_message_id(sent_at, rand)
+    if isinstance(payload, dict):
+        payload = types.payload(kind, **payload)
+    # What types.statement does, without its keyword plumbing: this runs for every message.
+    statement: Statement = types.statements[kind](
         payload=payload,
-        id=new_message_id(sent_at, rand),
+        id=message_id,
         sender=signer.centre,
         recipient=recipient,
         sent_at=sent_at,

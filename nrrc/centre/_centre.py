@@ -41,7 +41,7 @@ from nrrc.centre._state import CentreState, OwedAck, Pending, Plan, Seen, Window
 from nrrc.envelope import Opened, Verifier, compose
 from nrrc.errors import EnvelopeError
 from nrrc.keys import Keyring, Signer
-from nrrc.messages import MessageTypes, ReplyRef
+from nrrc.messages import MessageTypes, ReplyRef, Statement
 from nrrc.timeutil import format_delta, midnight_utc
 
 __all__ = ["SEEN_RETENTION", "Centre"]
@@ -104,6 +104,7 @@ class Centre:
         self._give_up_after = config.retry.give_up_after
         self._ack_delay = config.behaviour.ack_delay
         self._payload_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
+        self._ack_codes: dict[str, tuple[str, ...]] = {}
 
     # -- durable state -------------------------------------------------------------------
 
@@ -154,7 +155,11 @@ class Centre:
             heapq.heappop(timers)
 
     def _finish(self, step: Step) -> Step:
-        step.wake_at = self.wake_at
+        timers = self.state.timers
+        stale = self._stale
+        while timers and stale(timers[0][2], timers[0][3], timers[0][0]):
+            heapq.heappop(timers)
+        step.wake_at = timers[0][0] if timers else None
         return step
 
     # -- inputs --------------------------------------------------------------------------
@@ -189,17 +194,25 @@ class Centre:
     def on_timer(self, now: datetime) -> Step:
         """Do everything that is due at or before ``now``."""
         step = Step()
-        timers = self.state.timers
+        s = self.state
+        timers = s.timers
+        pop = heapq.heappop
         while timers and timers[0][0] <= now:
-            at, _, what, key = heapq.heappop(timers)
-            if self._stale(what, key, at):
-                continue
+            at, _, what, key = pop(timers)
+            # A timer whose object is gone or was rescheduled is skipped (see _stale).
             if what == "plan":
-                self._send_plan(now, self.state.plans.pop(key), step)
+                plan = s.plans.get(key)
+                if plan is not None and plan.send_at == at:
+                    del s.plans[key]
+                    self._send_plan(now, plan, step)
             elif what == "ack":
-                self._send_ack(now, self.state.acks.pop(key), step)
+                owed = s.acks.get(key)
+                if owed is not None and owed.send_at == at:
+                    del s.acks[key]
+                    self._send_ack(now, owed, step)
             elif what == "retry":
-                self._retry(now, key, step)
+                if not self._stale(what, key, at):
+                    self._retry(now, key, step)
             elif what == "year":
                 self._plan_year(now, int(key), step)
         return self._finish(step)
@@ -416,19 +429,21 @@ class Centre:
         ref = ReplyRef(id=owed.message_id, digest=owed.digest)
         payload = self._ack_type(received_at=owed.received_at)
         opened = self._compose(now, ACK_KIND, owed.sender, payload, ref)
-        step.records.append(LogRecord("sent", now, opened.envelope))
-        step.transmits.append(Transmit(owed.sender, opened.envelope, opened.statement.id, ACK_KIND))
+        envelope = opened.envelope
+        ack_id = opened.statement.id
+        step.records.append(LogRecord("sent", now, envelope))
+        step.transmits.append(Transmit(owed.sender, envelope, ack_id, ACK_KIND))
         seen = self.state.seen.get(f"{owed.sender}/{owed.message_id}")
         if seen is not None:
-            seen.ack = opened.envelope
-            seen.ack_id = opened.statement.id
+            seen.ack = envelope
+            seen.ack_id = ack_id
         late = owed.first_late is not None and now >= owed.first_late
         step.events.append(
             Event(
                 "ack-sent",
                 now,
                 _WARN if late else EventLevel.INFO,
-                message_id=opened.statement.id,
+                message_id=ack_id,
                 kind=ACK_KIND,
                 peer=owed.sender,
                 detail=f"acknowledges {owed.kind} {owed.message_id}" + (" (late)" if late else ""),
@@ -467,19 +482,23 @@ class Centre:
         except EnvelopeError as exc:
             return self._reject(now, delivery, exc.reason, exc.detail, step)
         st = opened.statement
-        digest = opened.digest
-        if st.sender == self.id:
-            step.events.append(Event("own-message", now, message_id=st.id, kind=st.kind))
+        sender = st.sender
+        message_id = st.id
+        kind = st.kind
+        if sender == self.id:
+            step.events.append(Event("own-message", now, message_id=message_id, kind=kind))
             return self._finish(step)
+        digest = opened.digest
         s = self.state
-        key = f"{st.sender}/{st.id}"
-        origin_ok = delivery.origin is None or delivery.origin == st.sender
+        key = f"{sender}/{message_id}"
+        origin = delivery.origin
+        origin_ok = origin is None or origin == sender
         seen = s.seen.get(key)
         if seen is not None:
             if origin_ok and seen.digest == digest:
-                return self._duplicate(now, st.sender, st.id, st.kind, seen, step)
+                return self._duplicate(now, sender, message_id, kind, seen, step)
             why = (
-                f"delivered by {delivery.origin}, signed by {st.sender}"
+                f"delivered by {origin}, signed by {sender}"
                 if not origin_ok
                 else "same message id with different content"
             )
@@ -487,7 +506,7 @@ class Centre:
                 now,
                 delivery,
                 "replayed",
-                f"message {st.id} from {st.sender} was received before ({why})",
+                f"message {message_id} from {sender} was received before ({why})",
                 step,
             )
         if not origin_ok:
@@ -495,36 +514,39 @@ class Centre:
                 now,
                 delivery,
                 "wrong-origin",
-                f"signed by {st.sender} but delivered by {delivery.origin}",
+                f"signed by {sender} but delivered by {origin}",
                 step,
             )
-        windows = s.windows.setdefault(st.sender, {})
-        window = windows.get(st.epoch)
-        if window is not None and window.has(st.seq):
+        epoch, seq = st.epoch, st.seq
+        windows = s.windows.get(sender)
+        if windows is None:
+            windows = s.windows[sender] = {}
+        window = windows.get(epoch)
+        if window is not None and window.has(seq):
             return self._reject(
                 now,
                 delivery,
                 "replayed",
-                f"sequence number {st.seq} of epoch {st.epoch} from {st.sender} was used before",
+                f"sequence number {seq} of epoch {epoch} from {sender} was used before",
                 step,
             )
         if window is None:
-            window = windows[st.epoch] = Window()
-        window.add(st.seq)
-        s.seen[key] = Seen(digest=digest, received_at=now, epoch=st.epoch, seq=st.seq)
+            window = windows[epoch] = Window()
+        window.add(seq)
+        s.seen[key] = Seen(digest=digest, received_at=now, epoch=epoch, seq=seq)
         s.accepted += 1
         if s.accepted % _PRUNE_EVERY == 0:
             self._prune(now)
         step.records.append(LogRecord("received", now, delivery.envelope))
-        kind = st.kind
-        step.events.append(Event("received", now, message_id=st.id, kind=kind, peer=st.sender))
+        step.events.append(Event("received", now, message_id=message_id, kind=kind, peer=sender))
         if kind == ACK_KIND:
-            self._on_ack(now, opened, step)
+            self._on_ack(now, st, sender, step)
         else:
-            self._owe_ack(now, opened, digest, step)
-            if st.recipient == self.id:
+            self._owe_ack(now, key, st, kind, digest, step)
+            # Only a kind some rule answers with a reply needs the planner.
+            if st.recipient == self.id and self.book.reply_rules(kind):
                 plan, error = self.planner.for_reply(
-                    now, kind, st.sender, ReplyRef(id=st.id, digest=digest), self.rng
+                    now, kind, sender, ReplyRef(id=message_id, digest=digest), self.rng
                 )
                 self._report_errors(now, [error] if error else [], step)
                 if plan is not None:
@@ -548,16 +570,18 @@ class Centre:
             step.transmits.append(Transmit(sender, seen.ack, seen.ack_id, ACK_KIND, 2))
         return self._finish(step)
 
-    def _owe_ack(self, now: datetime, opened: Opened, digest: str, step: Step) -> None:
-        st = opened.statement
+    def _owe_ack(
+        self, now: datetime, key: str, st: Statement, kind: str, digest: str, step: Step
+    ) -> None:
         if ACK_KIND in self._silent:
             step.events.append(
-                Event("ack-withheld", now, _WARN, message_id=st.id, kind=st.kind, peer=st.sender)
+                Event("ack-withheld", now, _WARN, message_id=st.id, kind=kind, peer=st.sender)
             )
             return
-        kind = st.kind
-        rules = self.book.ack_rules(kind)
-        first_late = min(self.book.response_first_late(r, now) for r in rules) if rules else None
+        codes = self._ack_codes.get(kind)
+        if codes is None:
+            codes = self._ack_codes[kind] = tuple(r.code for r in self.book.ack_rules(kind))
+        first_late = self.book.ack_first_late(kind, now)
         send_at = now + self._ack_delay.sample_delta(self.rng)
         owed = OwedAck(
             sender=st.sender,
@@ -567,27 +591,26 @@ class Centre:
             received_at=now,
             send_at=send_at,
             first_late=first_late,
-            codes=[r.code for r in rules],
+            codes=list(codes),
         )
-        key = f"{st.sender}/{st.id}"
-        self.state.acks[key] = owed
         if send_at <= now:
-            del self.state.acks[key]
+            self.state.acks.pop(key, None)
             self._send_ack(now, owed, step)
         else:
+            self.state.acks[key] = owed
             self._arm(send_at, "ack", key)
 
-    def _on_ack(self, now: datetime, opened: Opened, step: Step) -> None:
-        st = opened.statement
+    def _on_ack(self, now: datetime, st: Statement, sender: str, step: Step) -> None:
         ref = st.in_reply_to
-        pending = self.state.outbox.get(ref.id) if ref is not None else None
+        outbox = self.state.outbox
+        pending = outbox.get(ref.id) if ref is not None else None
         if ref is None or pending is None:
             step.events.append(
                 Event(
                     "unexpected-ack",
                     now,
                     message_id=st.id,
-                    peer=st.sender,
+                    peer=sender,
                     detail="acknowledges no message awaiting acknowledgement",
                 )
             )
@@ -599,29 +622,30 @@ class Centre:
                     now,
                     _WARN,
                     message_id=st.id,
-                    peer=st.sender,
+                    peer=sender,
                     detail=f"digest does not match message {ref.id}",
                 )
             )
             return
-        if st.sender not in pending.waiting:
+        waiting = pending.waiting
+        if sender not in waiting:
             return
-        pending.waiting.remove(st.sender)
+        waiting.remove(sender)
         step.events.append(
             Event(
                 "acknowledged",
                 now,
                 message_id=ref.id,
                 kind=pending.kind,
-                peer=st.sender,
+                peer=sender,
                 data={
                     "latency": (now - pending.first_sent).total_seconds(),
                     "attempts": pending.attempts,
                 },
             )
         )
-        if not pending.waiting:
-            del self.state.outbox[ref.id]
+        if not waiting:
+            del outbox[ref.id]
 
     def _prune(self, now: datetime) -> None:
         """Forget accepted messages older than :data:`SEEN_RETENTION`; their senders' windows

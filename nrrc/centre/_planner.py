@@ -62,7 +62,8 @@ class Planner:
         mapped = {k for b in config.bindings for ks in b.activity_kinds.values() for k in ks}
         window_kinds = {r.kind for rs in book.window_by_activity.values() for r in rs if r.kind}
         self._activity_kinds = mapped | window_kinds | set(book.lead) | set(book.lag)
-        self._specs: dict[str, dict[str, FieldSpec]] = {}
+        self._recipes: dict[tuple[str, ...], tuple[tuple[str, int, bool], ...]] = {}
+        self._own_bindings = config.own_bindings()
 
     # -- payloads ------------------------------------------------------------------------
 
@@ -84,39 +85,43 @@ class Planner:
     # -- activities ----------------------------------------------------------------------
 
     def _timing(self, kind: str, activity: PlannedActivity, windows: list[Any]) -> dict[str, Any]:
+        recipe_key = (kind, *(r.code for r in windows))
+        recipe = self._recipes.get(recipe_key)
+        if recipe is None:
+            recipe = self._recipes[recipe_key] = self._timing_recipe(kind, windows)
         timing: dict[str, Any] = {}
-        specs = self._specs.get(kind)
-        if specs is None:
-            specs = self._specs[kind] = {}
-            for f in self.book.catalogue.kinds[kind].fields:
-                specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
-
-        def put(name: str | None, value: datetime) -> None:
-            if not name or name in timing:
-                return
-            spec = specs.get(name)
-            if spec is None:
-                return
-            if (
-                spec.type is FieldType.DATE
-                and not spec.required
-                and value.date() == activity.start.date()
-            ):
-                return  # an optional end date equal to the start date says nothing
+        start = activity.start
+        choices = (start, activity.end, activity.at)
+        for name, which, optional_date in recipe:
+            if name in timing:
+                continue
+            value = choices[which]
+            if optional_date and value.date() == start.date():
+                continue  # an optional end date equal to the start date says nothing
             timing[name] = value
+        return timing
 
+    def _timing_recipe(self, kind: str, windows: list[Any]) -> tuple[tuple[str, int, bool], ...]:
+        """Which fields the rules time, in order: (name, 0 start / 1 end / 2 at, whether it is
+        an optional date); fields the kind lacks are left out."""
+        specs: dict[str, FieldSpec] = {}
+        for f in self.book.catalogue.kinds[kind].fields:
+            specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
+        wanted: list[tuple[str | None, int]] = []
         for rule in windows:
-            put(rule.window_start, activity.start)
-            put(rule.window_end, activity.end)
-        for rule in self.book.lead.get(kind, ()):
-            put(rule.anchor, activity.start)
-        for rule in self.book.lag.get(kind, ()):
-            put(rule.anchor, activity.at)
+            wanted += [(rule.window_start, 0), (rule.window_end, 1)]
+        wanted += [(rule.anchor, 0) for rule in self.book.lead.get(kind, ())]
+        wanted += [(rule.anchor, 2) for rule in self.book.lag.get(kind, ())]
         for rule in self.book.by_kind.get(kind, ()):
             if rule.type is RuleType.SPAN:
-                put(rule.start_field, activity.start)
-                put(rule.end_field, activity.end)
-        return timing
+                wanted += [(rule.start_field, 0), (rule.end_field, 1)]
+        recipe: list[tuple[str, int, bool]] = []
+        for name, which in wanted:
+            spec = specs.get(name) if name else None
+            if name and spec is not None:
+                optional_date = spec.type is FieldType.DATE and not spec.required
+                recipe.append((name, which, optional_date))
+        return tuple(recipe)
 
     def _kinds_for(
         self, binding: Binding, activity: PlannedActivity, windows: list[Any]
@@ -137,7 +142,7 @@ class Planner:
         errors: list[PlanError] = []
         me = self.config.id
         applicable = self.book.windows(activity.activity, activity.values())
-        for binding in self.config.own_bindings():
+        for binding in self._own_bindings:
             kinds = self._kinds_for(binding, activity, applicable)
             for kind in sorted(kinds):
                 windows = kinds[kind]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
 
 from nrrc.catalogue import Catalogue, Rule, RuleType
 from nrrc.timeutil import Duration, midnight_utc, to_utc
@@ -77,6 +77,7 @@ class RuleBook:
         self._acks: dict[str, list[Rule]] = {}
         self._replies: dict[str, list[Rule]] = {}
         self._window_fields: dict[str, tuple[str, ...]] = {}
+        self._ack_offsets: dict[str, timedelta | Literal[False]] = {}
         self._window_memo: dict[tuple[Any, ...], tuple[Rule, ...]] = {}
         for rule in catalogue.active_rules():
             if rule.kind:
@@ -193,7 +194,16 @@ class RuleBook:
 
     def ack_first_late(self, kind: str, received_at: datetime) -> datetime | None:
         """When an acknowledgement of ``kind`` received at ``received_at`` becomes late."""
-        rules = self.ack_rules(kind)
-        if not rules:
+        offset = self._ack_offsets.get(kind)
+        if offset is None:
+            rules = self.ack_rules(kind)
+            bounds = [r.bound.delta for r in rules if r.bound is not None]
+            if len(bounds) < len(rules):
+                return min(self.response_first_late(r, received_at) for r in rules)
+            # The earliest bound plus the tick: the earliest response_first_late of the rules.
+            offset = self._ack_offsets[kind] = min(bounds) + _TICK if bounds else False
+        if offset is False:
             return None
-        return min(self.response_first_late(r, received_at) for r in rules)
+        if received_at.tzinfo is not UTC:
+            received_at = to_utc(received_at)
+        return received_at + offset

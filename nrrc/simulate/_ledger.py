@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from nrrc.catalogue import FieldType, Rule, RuleType
+from nrrc.catalogue import FieldSpec, FieldType, Rule, RuleType
 from nrrc.centre import ACK_KIND, Event, PlannedActivity, RuleBook
 from nrrc.observed import Fault
 from nrrc.timeutil import format_delta, format_instant, midnight_utc
@@ -179,6 +179,9 @@ class Ledger:
         self.rejections: list[tuple[str, datetime, str]] = []
         self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
         self._values: dict[str, dict[str, Any]] = {}
+        self._timed_codes: dict[str, bool] = {}
+        self._responses: dict[str, list[Rule]] = {}
+        self._fields: dict[str, dict[str, FieldSpec]] = {}
 
     # -- collecting ----------------------------------------------------------------------
 
@@ -307,10 +310,20 @@ class Ledger:
             expect=["REC001"],
         )
 
-    def _check_deadlines(self, fact: SentFact) -> None:
-        for code, first_late in sorted(fact.deadlines.items()):
+    def _timed(self, code: str) -> bool:
+        """Whether ``code`` is a lead-time or lag rule (checked here, per notice)."""
+        timed = self._timed_codes.get(code)
+        if timed is None:
             rule = self.book.catalogue.rule(code)
-            if rule is None or rule.type not in (RuleType.LEAD_TIME, RuleType.LAG):
+            timed = rule is not None and rule.type in (RuleType.LEAD_TIME, RuleType.LAG)
+            self._timed_codes[code] = timed
+        return timed
+
+    def _check_deadlines(self, fact: SentFact) -> None:
+        if not fact.deadlines:
+            return
+        for code, first_late in sorted(fact.deadlines.items()):
+            if not self._timed(code):
                 continue  # responses and calendar-year rules are checked elsewhere
             for r in fact.recipients:
                 at = self.receipts.get((fact.id, r))
@@ -331,7 +344,11 @@ class Ledger:
                 )
 
     def _response_rules(self, kind: str) -> list[Rule]:
-        return [r for r in self.book.response.get(kind, ()) if r.bound is not None]
+        found = self._responses.get(kind)
+        if found is None:
+            found = [r for r in self.book.response.get(kind, ()) if r.bound is not None]
+            self._responses[kind] = found
+        return found
 
     def _check_responses(self, fact: SentFact, end: dict[str, datetime]) -> None:
         if fact.purpose == "ack":
@@ -399,12 +416,16 @@ class Ledger:
 
     def _window(self, rule: Rule, fact: SentFact) -> _Interval | None:
         """The window a notice gives under a window rule (None when its start is missing)."""
-        kind = self.book.catalogue.kinds[fact.kind]
+        specs = self._fields.get(fact.kind)
+        if specs is None:
+            specs = self._fields[fact.kind] = {}
+            for f in self.book.catalogue.kinds[fact.kind].fields:
+                specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
         values = self._fact_values(fact)
 
         def read(name: str | None) -> date | datetime | None:
             raw = values.get(name) if name else None
-            spec = kind.field(name) if name else None
+            spec = specs.get(name) if name else None
             if not isinstance(raw, str) or spec is None:
                 return None
             if spec.type is FieldType.DATE:
