@@ -147,6 +147,11 @@ parties = "all"
 [[faults]]
 link = ["US", "RU"]
 delay = "fixed(2h)"
+[[faults]]
+from = "US"
+to = "RU"
+both_ways = false
+outages = [[2026-01-05T06:00:00Z, 2026-01-05T20:00:00Z]]
 [[injections]]
 attack = "forged"
 target = "US"
@@ -176,10 +181,11 @@ LAUNCHES = [("RU", 6, 6), ("US", 7, 9), ("RU", 8, 3), ("US", 9, 15)]
 
 
 def test_demo_applies_the_scenarios_injections_restarts_and_link_delay(tmp_path: Path) -> None:
-    """A short live run of a scenario with [[injections]], a [[restarts]] and a [[faults]]
-    delay: the injected envelopes are refused and logged with their reasons, RU is killed and
-    restarts from its durable state, every copy on the link is held for its simulated delay,
-    and nothing is lost (every notice sent is received; only lateness may be reported)."""
+    """A short live run of a scenario with [[injections]], a [[restarts]] and [[faults]] (a
+    link delay, an outage): the injected envelopes are refused and logged with their reasons,
+    RU is killed and restarts from its durable state, every copy on the link is held for its
+    simulated delay, the copy US sends during the outage is lost and retransmitted, and nothing
+    is lost in the end (every notice sent is received; only lateness may be reported)."""
     require_mosquitto()
     text = SCENARIO
     for i, (party, day, hour) in enumerate(LAUNCHES):
@@ -210,6 +216,9 @@ def test_demo_applies_the_scenarios_injections_restarts_and_link_delay(tmp_path:
     assert observed.count('"node-killed"') == 1 and observed.count("-envelope") == 4
     delayed = [e for c in ("US", "RU") for e in events(out, c) if e.get("event") == "link.delayed"]
     assert delayed and all(e["delay"] == 7200.0 and e["simulated"] for e in delayed)
+    lost = [e for e in events(out, "RU") if e.get("event") == "link.lost"]
+    assert lost and all(e["cause"] == "outage" and e["peer"] == "US" for e in lost)
+    assert not [e for e in events(out, "US") if e.get("event") == "link.lost"]
     us, ru = out / "logs" / "US.log.jsonl", out / "logs" / "RU.log.jsonl"
     assert notice_ids(us, "sent") == notice_ids(ru, "received") != set()
     assert notice_ids(ru, "sent") == notice_ids(us, "received") != set()
