@@ -201,10 +201,18 @@ class _Run:
         start, end = s.start, s.end
         for cid, centre in self.centres.items():
             self.apply(cid, centre.start(self.local(cid, start)), start)
+        # The schedule comes sorted by when each item becomes known: it stays a list, merged
+        # with the queue in (instant, number) order, which keeps the heap small.
+        agenda: list[tuple[datetime, int, str, Any, Any]] = []
         for item in s.schedule(random.Random(f"{self.seed}/schedule")):
-            self.push(item.known_at, "know", item.party, item.item)
+            self.count += 1
+            agenda.append((item.known_at, self.count, "know", item.party, item.item))
             if isinstance(item.item, PlannedActivity) and item.item.at < end:
                 self.ledger.activity(item.party, item.item)
+        if any(agenda[i] > agenda[i + 1] for i in range(len(agenda) - 1)):
+            for entry in agenda:
+                heapq.heappush(self.queue, entry)
+            agenda = []
         self._schedule_injections()
         for r in s.restarts:
             self.push(r.at, "down", r.centre, r.at + r.down)
@@ -213,8 +221,15 @@ class _Run:
         skews = self.skew
         centres = self.centres
         down = self.down
-        while queue:
-            at, _, what, a, b = pop(queue)
+        next_item, planned = 0, len(agenda)
+        while True:
+            if next_item < planned and (not queue or agenda[next_item] < queue[0]):
+                at, _, what, a, b = agenda[next_item]
+                next_item += 1
+            elif queue:
+                at, _, what, a, b = pop(queue)
+            else:
+                break
             if at >= end:
                 break
             if what == "arrive":
