@@ -173,6 +173,48 @@ def raw_verify_rate(seconds: float = 3.0) -> tuple[float, float]:
     return n / (time.perf_counter() - t), n / (time.process_time() - c)
 
 
+def floor_us(directory: Path, n: int = 100_000) -> tuple[float, float]:
+    """CPU µs of the least work per message in CPython: decoding one log line and chaining it
+    (SHA-256), and opening one envelope (JSON, base64, typed statement); no rule, no record."""
+    import binascii
+    import hashlib
+
+    from nrrc.audit import fastscan
+    from nrrc.catalogue import load_catalogue
+    from nrrc.envelope import _envelope_decoder
+    from nrrc.messages import MessageTypes
+
+    lines = (directory / "US.log.jsonl").read_bytes().split(b"\n")[1 : n + 1]
+    lines = [ln for ln in lines if b'"envelope"' in ln]
+    types = MessageTypes(load_catalogue())
+    dec, sha = fastscan.decode_lite, hashlib.sha256
+
+    def best(f) -> float:  # type: ignore[no-untyped-def]
+        out = []
+        for _ in range(3):
+            c = time.process_time()
+            f()
+            out.append(time.process_time() - c)
+        return min(out) / len(lines) * 1e6
+
+    def chain() -> None:
+        for ln in lines:
+            dec(ln)
+            sha(ln).hexdigest()
+
+    def decode_only() -> None:
+        for ln in lines:
+            dec(ln)
+
+    def opening() -> None:
+        for ln in lines:
+            e = _envelope_decoder.decode(dec(ln).envelope.encode())
+            types.decode(binascii.a2b_base64(e.payload, strict_mode=True))
+            binascii.a2b_base64(e.signatures[0].sig, strict_mode=True)
+
+    return best(chain), best(opening) - best(decode_only)
+
+
 def _pool_cpu() -> float:
     """CPU seconds of the verification workers, once they have exited: they are children of
     the multiprocessing fork server, whose /proc entry adds up its reaped children (Linux)."""
@@ -278,6 +320,13 @@ def main() -> None:
             f"{n / (v1['cpu']) / raw_cpu:.2f} of the raw rate per CPU s (target 0.85); "
             f"-j{jobs_list[-1]} wall speed-up {v1['seconds'] / vj['seconds']:.2f}x"
         )
+    line_us, open_us = floor_us(dataset(sizes[-1], args.data))
+    least = 2 * line_us + open_us
+    print(
+        f"least work per message in CPython: 2 lines x {line_us:.2f} us (decode + SHA-256 "
+        f"chain) + {open_us:.2f} us (open the envelope once) = {least:.1f} us, at most "
+        f"{1e6 / least:,.0f} msg/s per core before any rule"
+    )
     first, last = sizes[0], sizes[-1]
     nv0, nv1 = table[(first, "no-verify")], table[(last, "no-verify")]
     print(
