@@ -15,25 +15,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
 
 from nrrc.envelope import Verifier
-from nrrc.errors import EnvelopeError, LogError
+from nrrc.errors import LogError
 from nrrc.msglog import (
-    GENESIS,
-    LOG_FORMAT,
     AwareDatetime,
     Checkpoint,
     Header,
     checkpoint_message,
-    decode_line,
 )
 from nrrc.timeutil import to_utc
-from nrrc.verify import LogEntry, LogProblem, scan_log
 
 __all__ = [
     "ENABLED",
@@ -46,7 +41,6 @@ __all__ = [
     "checkpoint_ok",
     "decode_lite",
     "lines",
-    "scan",
 ]
 
 ENABLED = True
@@ -122,43 +116,6 @@ class Doubt(Exception):
         self.line = line
 
 
-def scan(
-    path: Path,
-    verifier: Verifier,
-    *,
-    check_signatures: bool,
-    require_closed: bool = True,
-) -> Iterator[LogEntry | LogProblem]:
-    """Yield what :func:`nrrc.verify.scan_log` yields for ``path``, faster on clean logs."""
-    if not ENABLED:
-        yield from scan_log(
-            path, verifier, check_signatures=check_signatures, require_closed=require_closed
-        )
-        return
-    done = 0
-    try:
-        for entry in _clean(path, verifier, check_signatures):
-            done = entry.line
-            yield entry
-    except Doubt:
-        for item in scan_log(
-            path, verifier, check_signatures=check_signatures, require_closed=require_closed
-        ):
-            if isinstance(item, LogEntry) and item.line <= done:
-                continue  # already yielded by the fast reader
-            yield item
-        return
-    except _Closed as closed:
-        if require_closed and not closed.checkpoint:
-            yield LogProblem(str(path), closed.last_line, "truncated", TRUNCATED)
-
-
-class _Closed(Exception):
-    def __init__(self, last_line: int, checkpoint: bool) -> None:
-        self.last_line = last_line
-        self.checkpoint = checkpoint
-
-
 def lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, bytes) of each complete line; a torn last line raises Doubt.
 
@@ -183,64 +140,6 @@ def lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield lineno, data
     if rest:
         raise Doubt(lineno + 1)
-
-
-def _clean(path: Path, verifier: Verifier, check_signatures: bool) -> Iterator[LogEntry]:
-    name = str(path)
-    lines_ = lines(path)
-    first = next(lines_, None)
-    if first is None:
-        raise Doubt(1)
-    try:
-        header = decode_line(first[1])
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        raise Doubt(1) from None
-    if (
-        not isinstance(header, Header)
-        or header.n != 0
-        or header.prev != GENESIS
-        or header.format != LOG_FORMAT
-    ):
-        raise Doubt(1)
-    owner = header.owner
-    sha = hashlib.sha256
-    prev_hash = sha(first[1]).hexdigest()
-    expected = 1
-    last_line = 1
-    checkpoint = False
-    open_envelope = verifier.open
-    for lineno, data in lines_:
-        try:
-            rec = decode_line(data)
-        except (msgspec.ValidationError, msgspec.DecodeError):
-            raise Doubt(lineno) from None
-        if rec.n != expected or rec.prev != prev_hash or isinstance(rec, Header):
-            raise Doubt(lineno)
-        prev_hash = sha(data).hexdigest()
-        expected += 1
-        last_line = lineno
-        if isinstance(rec, Checkpoint):
-            if not checkpoint_ok(rec, owner, verifier, check_signatures):
-                raise Doubt(lineno)
-            checkpoint = True
-            continue
-        checkpoint = False
-        direction = rec.direction
-        if direction == "rejected":
-            yield LogEntry(name, lineno, owner, rec, None, None)
-            continue
-        try:
-            opened = open_envelope(rec.envelope_bytes(), check_signature=check_signatures)
-        except EnvelopeError:
-            raise Doubt(lineno) from None
-        st = opened.statement
-        if direction == "sent":
-            if st.sender != owner:
-                raise Doubt(lineno)
-        elif st.recipient != owner and not st.recipient.islower():
-            raise Doubt(lineno)
-        yield LogEntry(name, lineno, owner, rec, opened, None)
-    raise _Closed(last_line, checkpoint)
 
 
 def checkpoint_ok(cp: Checkpoint, owner: str, verifier: Verifier, check_signatures: bool) -> bool:
