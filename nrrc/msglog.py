@@ -138,7 +138,7 @@ RECORD_TYPES: dict[str, type[MessageRecord]] = {
     "received": Received,
     "rejected": Rejected,
 }
-_SIM_BUFFER = 1 << 16
+_SIM_BUFFER = 1 << 15
 _RECORD_HEADS = {d: b'{"type":"%s","n":' % d.encode() for d in RECORD_TYPES}
 
 

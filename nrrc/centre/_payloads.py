@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from nrrc.catalogue import Catalogue, FieldSpec, FieldType
+from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
 
 __all__ = ["PERIODIC_TEMPLATES", "build_payload"]
 
@@ -118,24 +118,63 @@ def build_payload(
         timing: fields the rules need (window, anchor), which ``given`` does not override.
         sender: the notifying centre (default for lists of participating States).
     """
-    spec_list = catalogue.kinds[kind].fields
+    # Where each field comes from depends only on the kind and on which names are given:
+    # worked out once per combination (and per catalogue's definition of the kind).
+    spec = catalogue.kinds[kind]
+    recipe_key = (kind, *timing, None, *given)
+    cached = _RECIPES.get(recipe_key)
+    if cached is not None and cached[0] is spec:
+        recipe = cached[1]
+    else:
+        if len(_RECIPES) >= _RECIPES_SIZE:
+            _RECIPES.clear()
+        recipe = _recipe(spec, timing, given)
+        _RECIPES[recipe_key] = (spec, recipe)
     payload: dict[str, Any] = {}
-    for spec in spec_list:
-        if spec.name in timing:
-            value = timing[spec.name]
-        elif spec.name in given:
-            value = given[spec.name]
+    for field_spec, source, alias, coerce in recipe:
+        name = field_spec.name
+        if source is _TIMING:
+            value = timing[name]
+        elif source is _GIVEN:
+            value = given[name]
+        elif source is _ALIAS:
+            value = given[alias]
+        elif source is _SENDER:
+            value = [sender]
         else:
-            alias = next((a for a in ALIASES.get(spec.name, ()) if a in given), None)
-            if alias is not None:
-                value = given[alias]
-            elif spec.name == "participating_states":
-                value = [sender]
-            elif spec.required:
-                value = _default(spec, start, given)
-            else:
-                continue
+            value = _default(field_spec, start, given)
         if value is None:
             continue
-        payload[spec.name] = _coerce(spec, value)
+        payload[name] = _coerce(field_spec, value) if coerce else value
     return payload
+
+
+_TIMING, _GIVEN, _ALIAS, _SENDER, _DEFAULT = "timing", "given", "alias", "sender", "default"
+_Recipe = tuple[tuple[FieldSpec, str, str, bool], ...]
+_RECIPES: dict[tuple[Any, ...], tuple[Kind, _Recipe]] = {}
+_RECIPES_SIZE = 4096
+
+
+def _recipe(kind: Kind, timing: Mapping[str, Any], given: Mapping[str, Any]) -> _Recipe:
+    """Where each field of ``kind`` comes from, given which names ``timing`` and ``given``
+    hold (the order of precedence of :func:`build_payload`); fields left out are skipped."""
+    out: list[tuple[FieldSpec, str, str, bool]] = []
+    for spec in kind.fields:
+        alias = ""
+        if spec.name in timing:
+            source = _TIMING
+        elif spec.name in given:
+            source = _GIVEN
+        else:
+            found = next((a for a in ALIASES.get(spec.name, ()) if a in given), None)
+            if found is not None:
+                source, alias = _ALIAS, found
+            elif spec.name == "participating_states":
+                source = _SENDER
+            elif spec.required:
+                source = _DEFAULT
+            else:
+                continue
+        coerce = spec.type in (FieldType.DATE, FieldType.AREA)
+        out.append((spec, source, alias, coerce))
+    return tuple(out)

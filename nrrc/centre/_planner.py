@@ -42,7 +42,12 @@ class PlanError:
 
 def _ms(at: datetime) -> datetime:
     """Truncate to the millisecond (message ids carry milliseconds)."""
-    return at.replace(microsecond=at.microsecond - at.microsecond % 1000)
+    extra = at.microsecond % 1000
+    return at.replace(microsecond=at.microsecond - extra) if extra else at
+
+
+def _instant(pair: tuple[Any, datetime]) -> datetime:
+    return pair[1]
 
 
 class Planner:
@@ -157,7 +162,9 @@ class Planner:
                 )
                 leads = self.book.lead_deadlines(kind, fields)
                 lags = self.book.lag_deadlines(kind, fields)
-                deadlines = sorted(leads + lags, key=lambda pair: pair[1])
+                # Each list is sorted by (instant, code); a stable sort by instant of leads
+                # alone would leave them as they are.
+                deadlines = sorted(leads + lags, key=_instant) if lags else leads
                 first_late = deadlines[0][1] if deadlines else None
                 if leads:
                     send_at = leads[0][1] - self.behaviour.safety_margin
@@ -174,7 +181,7 @@ class Planner:
                 codes = [r.code for r, _ in deadlines]
                 by_code = {r.code: at for r, at in deadlines}
                 window_codes = sorted(r.code for r in windows)
-                for to in binding.recipients(me):
+                for i, to in enumerate(binding.recipients(me)):
                     late = self._late(rng)
                     at = send_at + late if late is not None else send_at
                     plans.append(
@@ -185,11 +192,12 @@ class Planner:
                             to=to,
                             agreement=binding.agreement,
                             payload=payload,
-                            send_at=_ms(max(at, now)),
+                            send_at=_ms(at if at > now else now),
                             first_late=first_late,
-                            codes=list(codes),
-                            deadlines=dict(by_code),
-                            window_codes=list(window_codes),
+                            # Each plan owns its lists (the first takes the originals).
+                            codes=list(codes) if i else codes,
+                            deadlines=dict(by_code) if i else by_code,
+                            window_codes=list(window_codes) if i else window_codes,
                             activity=activity.id,
                             late=late is not None,
                         )

@@ -26,11 +26,13 @@ __all__ = ["ACK_KIND", "RuleBook", "first_late"]
 ACK_KIND = "core.ack"
 _TICK = timedelta(microseconds=1)
 _MEMO_SIZE = 4096
+_DELTAS: dict[Duration, timedelta] = {}
+"""Bounds as timedeltas (``Duration.delta`` builds one each time)."""
 
 
 def _anchor(value: Any) -> date | datetime | None:
     if isinstance(value, datetime):
-        return to_utc(value)
+        return value if value.tzinfo is UTC else to_utc(value)
     if isinstance(value, date):
         return value
     return None
@@ -51,7 +53,12 @@ def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> dat
     """
     sign = -1 if before else 1
     if isinstance(anchor, datetime):
-        return anchor + sign * bound.delta + _TICK
+        delta = _DELTAS.get(bound)
+        if delta is None:
+            if len(_DELTAS) >= _MEMO_SIZE:
+                _DELTAS.clear()
+            delta = _DELTAS[bound] = bound.delta
+        return anchor + sign * delta + _TICK
     if bound.is_days:
         last_day = anchor + timedelta(days=sign * bound.amount)
         return midnight_utc(last_day + timedelta(days=1))

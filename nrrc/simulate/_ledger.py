@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -142,8 +142,9 @@ def _as_instant(value: date | datetime, *, end: bool) -> tuple[datetime, bool]:
     if isinstance(value, datetime):
         return value, True
     if end:
-        return midnight_utc(value + timedelta(days=1)), False
-    return midnight_utc(value), True
+        value += timedelta(days=1)
+    # 00:00 UTC of the day (what midnight_utc gives, built directly).
+    return datetime(value.year, value.month, value.day, tzinfo=UTC), not end
 
 
 class Ledger:
@@ -402,6 +403,8 @@ class Ledger:
         hub = self.central_contacts.get(fact.to)
         if hub is not None and hub != fact.sender:
             return self.receipts.get((fact.id, hub))
+        if len(fact.recipients) == 1:
+            return self.receipts.get((fact.id, fact.recipients[0]))
         times = [
             self.receipts[(fact.id, r)] for r in fact.recipients if (fact.id, r) in self.receipts
         ]
@@ -466,14 +469,20 @@ class Ledger:
             by_party[(fact.sender, fact.kind)].append(fact)
             if fact.activity is not None:
                 own[(fact.sender, fact.activity, fact.kind)].append(fact)
+        nothing: set[str] = set()
+        receipts = self.receipts
+        party_rules: dict[tuple[str, ...], list[Rule]] = {}
         for party, activity in self.activities:
-            rules = [
-                r
-                for r in self.book.windows(activity.activity, activity.values())
-                if r.agreement in bound_agreements.get(party, set())
-                and r.kind
-                and self._declared(r.agreement, party)
-            ]
+            applicable = self.book.windows(activity.activity, activity.values())
+            rules_key = (party, *(r.code for r in applicable))
+            rules = party_rules.get(rules_key)
+            if rules is None:
+                bound = bound_agreements.get(party, nothing)
+                rules = party_rules[rules_key] = [
+                    r
+                    for r in applicable
+                    if r.agreement in bound and r.kind and self._declared(r.agreement, party)
+                ]
             if activity.activity == "launch":
                 self.metrics.launches += 1
             late = missing = False
@@ -498,18 +507,22 @@ class Ledger:
                         expect=[rule.code],
                     )
                 expected = {r for f in sent for r in f.recipients}
+                after = activity.at + _TICK
                 got = {
                     r
                     for f in sent
                     for r in f.recipients
-                    if self.receipts.get((f.id, r), activity.at + _TICK) <= activity.at
+                    if receipts.get((f.id, r), after) <= activity.at
                 }
                 if not covered or expected - got or not sent:
                     missing = True
                 for f in sent:
+                    if not f.deadlines:
+                        continue
+                    earliest = min(f.deadlines.values())  # late for one deadline: late
                     for r in f.recipients:
-                        at = self.receipts.get((f.id, r))
-                        if at is not None and any(at >= d for d in f.deadlines.values()):
+                        at = receipts.get((f.id, r))
+                        if at is not None and at >= earliest:
                             late = True
             if activity.activity == "launch":
                 self.metrics.launches_late += late
