@@ -9,6 +9,7 @@ and all randomness flows from the run's seed, so the same seed gives byte-identi
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import heapq
 import json
@@ -40,6 +41,7 @@ __all__ = ["RunResult", "run_scenario", "scenario_keys"]
 
 SUMMARY_FORMAT = "nrrc-simulation/1"
 _KEYS_FROM = timedelta(days=30)
+_GC_THRESHOLDS = (20_000, 20, 100)
 _CLOSE_EARLY = timedelta(seconds=1)
 """Logs close one second before the end, so the audited period stays inside the run."""
 _EXPECT = {
@@ -491,9 +493,17 @@ def run_scenario(
     """
     types = types or MessageTypes(catalogue)
     book = book or RuleBook(catalogue)
-    run = _Run(scenario, scenario.seed if seed is None else seed, types, book, out, fsync)
+    # A run allocates many small objects, nearly all acyclic and short-lived or kept to the
+    # end: the cyclic garbage collector looks at them less often while it lasts (about 9 % of
+    # the time otherwise). Restored afterwards; nothing here depends on when it runs.
+    thresholds = gc.get_threshold()
+    gc.set_threshold(*(max(a, b) for a, b in zip(thresholds, _GC_THRESHOLDS, strict=True)))
     try:
-        run.run()
+        run = _Run(scenario, scenario.seed if seed is None else seed, types, book, out, fsync)
+        try:
+            run.run()
+        finally:
+            result = run.finish()
     finally:
-        result = run.finish()
+        gc.set_threshold(*thresholds)
     return result
