@@ -255,7 +255,18 @@ class Verifier:
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             self._classify(statement_bytes, entry, exc)
             raise  # pragma: no cover - _classify always raises
-        self._check_header(statement, entry)
+        # The usual case checked inline; _check_header names whichever check fails.
+        recipient = statement.recipient
+        if (
+            entry.centre != statement.sender
+            or not entry.valid_at(statement.sent_at)
+            or (
+                self.centre is not None
+                and recipient != self.centre
+                and recipient not in self.regimes
+            )
+        ):
+            self._check_header(statement, entry)
         return Opened(envelope, statement_bytes, statement, entry.key_id)
 
     def _check_header(self, statement: Statement | StatementHeader, entry: KeyEntry) -> None:

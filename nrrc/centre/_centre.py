@@ -532,7 +532,10 @@ class Centre:
             )
         if window is None:
             window = windows[epoch] = Window()
-        window.add(seq)
+        if seq == window.floor + 1 and not window.above:
+            window.floor = seq  # the next in order: what Window.add does, directly
+        else:
+            window.add(seq)
         s.seen[key] = Seen(digest=digest, received_at=now, epoch=epoch, seq=seq)
         s.accepted += 1
         if s.accepted % _PRUNE_EVERY == 0:

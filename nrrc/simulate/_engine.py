@@ -171,13 +171,14 @@ class _Run:
                     self.rejected[record.reason or "?"] += 1
         if step.transmits:
             arrivals = self.network.arrivals
-            push = self.push
+            queue = self.queue
             sent_kinds = self.sent_kinds
             for t in step.transmits:
                 if t.attempt == 1:
                     sent_kinds[t.kind] += 1
                 for at, recipient, delivery in arrivals(now, cid, t.to, t.envelope):
-                    push(at, "arrive", recipient, delivery)
+                    self.count += 1  # what push does
+                    heapq.heappush(queue, (at, self.count, "arrive", recipient, delivery))
         if step.events:
             observe = self.ledger.observe
             events = self.events
