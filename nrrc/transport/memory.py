@@ -167,7 +167,7 @@ class MemoryNetwork:
     ) -> list[tuple[datetime, str, Delivery]]:
         """:meth:`route` as plain ``(at, recipient, delivery)`` tuples (the simulator's loop)."""
         self.stats.transmissions += 1
-        delivery = Delivery(envelope, origin=origin, channel=to)
+        delivery = Delivery(envelope, origin, to)
         members = self.regimes.get(to)
         if members is None:
             at = self._hop(origin, to, now)
