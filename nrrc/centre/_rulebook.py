@@ -26,7 +26,7 @@ __all__ = ["ACK_KIND", "RuleBook", "first_late"]
 ACK_KIND = "core.ack"
 _TICK = timedelta(microseconds=1)
 _MEMO_SIZE = 4096
-_DELTAS: dict[Duration, timedelta] = {}
+_DELTAS: dict[int, tuple[Duration, timedelta]] = {}
 """Bounds as timedeltas (``Duration.delta`` builds one each time)."""
 
 
@@ -53,16 +53,23 @@ def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> dat
     """
     sign = -1 if before else 1
     if isinstance(anchor, datetime):
-        delta = _DELTAS.get(bound)
-        if delta is None:
-            if len(_DELTAS) >= _MEMO_SIZE:
-                _DELTAS.clear()
-            delta = _DELTAS[bound] = bound.delta
-        return anchor + sign * delta + _TICK
+        return anchor + sign * _delta(bound) + _TICK
     if bound.is_days:
         last_day = anchor + timedelta(days=sign * bound.amount)
         return midnight_utc(last_day + timedelta(days=1))
-    return midnight_utc(anchor) + sign * bound.delta + _TICK
+    return midnight_utc(anchor) + sign * _delta(bound) + _TICK
+
+
+def _delta(bound: Duration) -> timedelta:
+    """``bound.delta``, remembered per bound object (the rules' bounds live as long as they)."""
+    cached = _DELTAS.get(id(bound))
+    if cached is not None and cached[0] is bound:
+        return cached[1]
+    if len(_DELTAS) >= _MEMO_SIZE:
+        _DELTAS.clear()
+    delta = bound.delta
+    _DELTAS[id(bound)] = (bound, delta)
+    return delta
 
 
 class RuleBook:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -142,9 +142,8 @@ def _as_instant(value: date | datetime, *, end: bool) -> tuple[datetime, bool]:
     if isinstance(value, datetime):
         return value, True
     if end:
-        value += timedelta(days=1)
-    # 00:00 UTC of the day (what midnight_utc gives, built directly).
-    return datetime(value.year, value.month, value.day, tzinfo=UTC), not end
+        return midnight_utc(value + timedelta(days=1)), False
+    return midnight_utc(value), True
 
 
 class Ledger:
