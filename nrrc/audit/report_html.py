@@ -219,6 +219,9 @@ def _outcome_badge(outcome: str) -> str:
 
 
 def _verified_badge(verified: str, status: str) -> str:
+    if verified == "n/a":
+        # The audit's own integrity and reconciliation checks cite no treaty text.
+        return '<span class="badge v-unknown">audit check</span>'
     if not verified and not status:
         return ""  # the audit's own checks (integrity, reconciliation) cite no treaty text
     text = f"{verified} · {status}" if status else verified
