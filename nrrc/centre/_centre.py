@@ -105,6 +105,8 @@ class Centre:
         self._ack_delay = config.behaviour.ack_delay
         self._payload_decoders: dict[str, msgspec.json.Decoder[Any]] = {}
         self._ack_codes: dict[str, tuple[str, ...]] = {}
+        self._last_payload: tuple[str, bytes, Any] | None = None
+        """(kind, payload bytes, decoded payload) of the last plan sent (never mutated)."""
 
     # -- durable state -------------------------------------------------------------------
 
@@ -341,13 +343,17 @@ class Centre:
                     data=_plan_data(plan),
                 )
             )
-        decoder = self._payload_decoders.get(plan.kind)
-        if decoder is None:
-            decoder = msgspec.json.Decoder(self.types.payloads[plan.kind])
-            self._payload_decoders[plan.kind] = decoder
-        opened = self._compose(
-            now, plan.kind, plan.to, decoder.decode(plan.payload), plan.in_reply_to
-        )
+        last = self._last_payload
+        if last is not None and last[0] == plan.kind and last[1] == plan.payload:
+            payload = last[2]  # the copies of one notice to several partners: decoded once
+        else:
+            decoder = self._payload_decoders.get(plan.kind)
+            if decoder is None:
+                decoder = msgspec.json.Decoder(self.types.payloads[plan.kind])
+                self._payload_decoders[plan.kind] = decoder
+            payload = decoder.decode(plan.payload)
+            self._last_payload = (plan.kind, plan.payload, payload)
+        opened = self._compose(now, plan.kind, plan.to, payload, plan.in_reply_to)
         s.done[plan.key] = opened.statement.id
         self._transmit_new(now, opened, plan.to, step)
         data = _plan_data(plan)

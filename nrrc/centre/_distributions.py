@@ -19,6 +19,8 @@ __all__ = ["Distribution", "parse_distribution"]
 
 _CALL = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$")
 
+_MILLISECOND = timedelta(milliseconds=1)
+
 
 @dataclass(frozen=True, slots=True)
 class Distribution:
@@ -52,7 +54,7 @@ class Distribution:
 
     def sample_delta(self, rng: random.Random) -> timedelta:
         """One draw as a timedelta rounded to the millisecond."""
-        return timedelta(milliseconds=round(self.sample(rng) * 1000))
+        return _MILLISECOND * round(self.sample(rng) * 1000)  # timedelta(milliseconds=n), faster
 
     @property
     def is_zero(self) -> bool:

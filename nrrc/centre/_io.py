@@ -107,7 +107,7 @@ class PlannedMessage:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see Event
 class Transmit:
     """Put ``envelope`` on the wire towards ``to`` (a centre id, or a regime id: every member).
 
@@ -126,7 +126,7 @@ class Transmit:
     attempt: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen: see Event
 class LogRecord:
     """A record for the centre's message log (``LogWriter.append`` takes these fields)."""
 
@@ -145,9 +145,12 @@ class EventLevel(Enum):
     ERROR = "error"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """Something worth showing or counting; never needed for correctness.
+
+    Not frozen, unlike the other step outputs: a frozen dataclass's ``__init__`` costs three
+    times as much, and a simulation creates several events per message. Treat it as read-only.
 
     Names (stable): ``notice-planned``, ``notice-withheld``, ``notice-sent``, ``late-notice``
     (the pre-send check found the notice already late), ``sent``, ``retransmitted``,

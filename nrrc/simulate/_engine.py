@@ -158,13 +158,16 @@ class _Run:
             for record in step.records:
                 direction = record.direction
                 if writer is not None:
-                    writer.append(
-                        direction,
-                        record.at,
-                        record.envelope,
-                        reason=record.reason,
-                        detail=record.detail,
-                    )
+                    if record.reason is None and record.detail is None:
+                        writer.append(direction, record.at, record.envelope)
+                    else:
+                        writer.append(
+                            direction,
+                            record.at,
+                            record.envelope,
+                            reason=record.reason,
+                            detail=record.detail,
+                        )
                 if direction == "received":
                     self.captured[cid] = record.envelope
                 elif direction == "rejected":
@@ -180,12 +183,14 @@ class _Run:
                     self.count += 1  # what push does
                     heapq.heappush(queue, (at, self.count, "arrive", recipient, delivery))
         if step.events:
-            observe = self.ledger.observe
+            handlers = self.ledger.handlers
             events = self.events
             for event in step.events:
                 name = event.name
                 events[name] = events.get(name, 0) + 1
-                observe(cid, event)
+                handler = handlers.get(name)
+                if handler is not None:
+                    handler(cid, event)
         wake = step.wake_at
         if wake is not None:
             skew = self.skew[cid]

@@ -15,8 +15,10 @@ notice, times to acknowledgement, retransmissions per notice.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -182,31 +184,48 @@ class Ledger:
         self._timed_codes: dict[str, bool] = {}
         self._responses: dict[str, list[Rule]] = {}
         self._fields: dict[str, dict[str, FieldSpec]] = {}
+        self.handlers: dict[str, Callable[[str, Event], None]] = {
+            **dict.fromkeys(_SENT_EVENTS, self._sent),
+            "received": self._received,
+            "retransmitted": self._retransmitted,
+            "acknowledged": self._acknowledged,
+            "rejected": self._rejected,
+            "undelivered": self._undelivered,
+            "late-notice": self._late_notice,
+        }
+        """Event name -> what :meth:`observe` does with it (events of other names say nothing
+        here); the simulator's loop calls these directly."""
 
     # -- collecting ----------------------------------------------------------------------
 
     def observe(self, centre: str, event: Event) -> None:
         """Record what one event of ``centre`` says."""
-        name = event.name
-        if name in _SENT_EVENTS:
-            self._sent(centre, event)
-        elif name == "received":
-            assert event.message_id is not None
-            self.receipts.setdefault((event.message_id, centre), event.at)
-            self.metrics.messages_received += 1
-        elif name == "retransmitted":
-            assert event.message_id is not None
-            self.retransmitted[event.message_id] += 1
-            self.metrics.retransmissions += 1
-        elif name == "acknowledged":
-            self.metrics.ack_seconds.append(float(event.data["latency"]))
-        elif name == "rejected":
-            self.metrics.rejected += 1
-            self.rejections.append((centre, event.at, str(event.data.get("reason"))))
-        elif name == "undelivered":
-            self.metrics.undelivered += 1
-        elif name == "late-notice":
-            self.metrics.late_notices += 1
+        handler = self.handlers.get(event.name)
+        if handler is not None:
+            handler(centre, event)
+
+    def _received(self, centre: str, event: Event) -> None:
+        assert event.message_id is not None
+        self.receipts.setdefault((event.message_id, centre), event.at)
+        self.metrics.messages_received += 1
+
+    def _retransmitted(self, centre: str, event: Event) -> None:
+        assert event.message_id is not None
+        self.retransmitted[event.message_id] += 1
+        self.metrics.retransmissions += 1
+
+    def _acknowledged(self, centre: str, event: Event) -> None:
+        self.metrics.ack_seconds.append(float(event.data["latency"]))
+
+    def _rejected(self, centre: str, event: Event) -> None:
+        self.metrics.rejected += 1
+        self.rejections.append((centre, event.at, str(event.data.get("reason"))))
+
+    def _undelivered(self, centre: str, event: Event) -> None:
+        self.metrics.undelivered += 1
+
+    def _late_notice(self, centre: str, event: Event) -> None:
+        self.metrics.late_notices += 1
 
     def _sent(self, centre: str, event: Event) -> None:
         assert event.message_id is not None and event.kind is not None and event.peer is not None
@@ -272,10 +291,14 @@ class Ledger:
             bound_agreements: centre -> agreements in force for it during the run.
             period: the audited period (first log's creation to last log's close).
         """
-        for fact in sorted(self.sent.values(), key=lambda f: (f.sent_at, f.id)):
-            self._check_delivery(fact, end)
-            self._check_deadlines(fact)
-            self._check_responses(fact, end)
+        check_delivery, check_deadlines = self._check_delivery, self._check_deadlines
+        check_responses = self._check_responses
+        for fact in sorted(self.sent.values(), key=attrgetter("sent_at", "id")):
+            check_delivery(fact, end)
+            if fact.deadlines:
+                check_deadlines(fact)
+            if fact.purpose != "ack":
+                check_responses(fact, end)
         self._check_windows(bound_agreements)
         self._check_yearly(bound_agreements, period)
         self.metrics.faults = len(self.faults)

@@ -35,6 +35,8 @@ __all__ = [
 DEFAULT_DELAY = Distribution("uniform", 0.05, 0.5)
 """Transit time of a healthy link: 50 to 500 ms."""
 
+_MILLISECOND = timedelta(milliseconds=1)
+
 
 @dataclass(frozen=True, slots=True)
 class LinkFault:
@@ -156,7 +158,7 @@ class MemoryNetwork:
         delay = profile.delay
         if delay.is_zero:
             return depart
-        return depart + timedelta(milliseconds=round(delay.sample(self.rng) * 1000))
+        return depart + _MILLISECOND * round(delay.sample(self.rng) * 1000)
 
     def route(self, now: datetime, origin: str, to: str, envelope: bytes) -> list[Arrival]:
         """Every arrival of one transmission by ``origin`` addressed to ``to``."""
