@@ -25,7 +25,6 @@ import os
 import random
 import string
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -148,6 +147,9 @@ _B64_VALUE = {
 }
 
 
+_b64_json = msgspec.json.Decoder(bytes).decode
+
+
 def _b64(text: str, what: str) -> bytes:
     """Decode canonical standard base64 (the audit's hot path: twice per envelope).
 
@@ -155,10 +157,22 @@ def _b64(text: str, what: str) -> bytes:
     after it; what remains non-canonical is a last character with pad bits set ("QR==" decodes
     like "QQ=="), checked here without re-encoding the whole text.
     """
-    try:
-        raw = binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedEnvelope(f"$.{what}: expected standard base64, found invalid text") from exc
+    raw: bytes | None = None
+    if "\\" not in text:
+        # msgspec's base64 decoder is twice as fast as binascii's strict mode and accepts no
+        # text that strict mode refuses (a JSON escape inside the quotes could smuggle one in:
+        # hence no backslash); strict mode still names what is wrong with refused text.
+        try:
+            raw = _b64_json(f'"{text}"')
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            raw = None
+    if raw is None:
+        try:
+            raw = binascii.a2b_base64(text, strict_mode=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedEnvelope(
+                f"$.{what}: expected standard base64, found invalid text"
+            ) from exc
     if text.endswith("="):
         pad_bits = 0x0F if text.endswith("==") else 0x03
         last = text[-3] if pad_bits == 0x0F else text[-2]
@@ -170,9 +184,9 @@ def _b64(text: str, what: str) -> bytes:
     return raw
 
 
-@dataclass(frozen=True, slots=True)
-class Opened:
-    """An envelope that passed every check."""
+class Opened(msgspec.Struct, frozen=True):
+    """An envelope that passed every check (a frozen msgspec Struct: made once per message on
+    every hot path, it costs a fifth of a frozen dataclass to build)."""
 
     envelope: bytes
     statement_bytes: bytes

@@ -11,6 +11,7 @@ constraint of the catalogue (ranges, lengths, enum values) is enforced while dec
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
@@ -82,8 +83,21 @@ Area = Circle | Polygon
 class ReplyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The message a statement answers: its id and the SHA-256 of its signed statement bytes."""
 
+    id: str
+    """Matches :data:`MESSAGE_ID_PATTERN` (checked by the decoder)."""
+    digest: str
+    """64 lowercase hex digits (checked by the decoder)."""
+
+
+class _StrictReplyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The message a statement answers: its id and the SHA-256 of its signed statement bytes."""
+
     id: MessageId
     digest: Annotated[str, msgspec.Meta(pattern=DIGEST_PATTERN)]
+
+
+# The twin of ReplyRef with its constraints: same name and words in the published schemas.
+_StrictReplyRef.__name__ = _StrictReplyRef.__qualname__ = "ReplyRef"
 
 
 class StatementHeader(msgspec.Struct, frozen=True, kw_only=True):
@@ -116,9 +130,12 @@ class Statement(
     Field order is the order of the JSON this type encodes to.
     """
 
-    id: MessageId
-    sender: CentreId
-    recipient: Recipient
+    id: str
+    """Matches :data:`MESSAGE_ID_PATTERN` (checked by the decoder)."""
+    sender: str
+    """Matches :data:`CENTRE_PATTERN` (checked by the decoder)."""
+    recipient: str
+    """Matches :data:`RECIPIENT_PATTERN` (checked by the decoder)."""
     sent_at: AwareDatetime
     epoch: Annotated[int, msgspec.Meta(ge=0)]
     seq: Annotated[int, msgspec.Meta(ge=1)]
@@ -132,6 +149,75 @@ class Statement(
     def kind(self) -> str:
         """The kind id, e.g. ``bmlna.launch_notice`` (the struct's tag)."""
         return str(type(self).__struct_config__.tag)
+
+
+class _StrictStatement(
+    msgspec.Struct,
+    frozen=True,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    tag_field="kind",
+    omit_defaults=True,
+):
+    """:class:`Statement` with the header's patterns as msgspec constraints.
+
+    msgspec checks a ``pattern`` constraint with a regular-expression search per field, which
+    cost more than the rest of decoding a statement; the runtime types therefore leave the
+    three or five header patterns out and :meth:`MessageTypes.decode` checks them itself, with
+    the same compiled expressions (and a cache for the few distinct centre ids). These twins
+    carry the constraints: they generate the published schemas and, when a statement is
+    refused, they give the refusal its exact words (the first error in document order).
+    """
+
+    id: MessageId
+    sender: CentreId
+    recipient: Recipient
+    sent_at: AwareDatetime
+    epoch: Annotated[int, msgspec.Meta(ge=0)]
+    seq: Annotated[int, msgspec.Meta(ge=1)]
+    in_reply_to: _StrictReplyRef | None = None
+
+
+_HEX = "0123456789abcdef"
+_HEX_DASH = _HEX + "-"
+
+
+def _is_message_id(value: str) -> bool:
+    """``re.search(MESSAGE_ID_PATTERN, value)`` without a regular expression (three times as
+    fast): 36 characters of lowercase hex and dashes, dashes exactly at 8, 13, 18 and 23,
+    version 7, variant 8-b; like the pattern's ``$``, one trailing newline is allowed."""
+    if len(value) != 36:
+        return len(value) == 37 and value[36] == "\n" and _is_message_id(value[:36])
+    return (
+        not value.strip(_HEX_DASH)
+        and value.count("-") == 4
+        and value[8] == value[13] == value[18] == value[23] == "-"
+        and value[14] == "7"
+        and value[19] in "89ab"
+    )
+
+
+def _remember(value: str, search: Callable[[str], object], good: set[str]) -> bool:
+    """Whether ``value`` matches (``search`` finds it); a match is remembered in ``good``."""
+    if search(value) is None:
+        return False
+    if len(good) >= _GOOD_IDS_MAX:
+        good.clear()
+    good.add(value)
+    return True
+
+
+def _is_digest(value: str) -> bool:
+    """``re.search(DIGEST_PATTERN, value)`` without a regular expression."""
+    if len(value) != 64:
+        return len(value) == 65 and value[64] == "\n" and _is_digest(value[:64])
+    return not value.strip(_HEX)
+
+
+_search_centre = re.compile(CENTRE_PATTERN).search
+_search_recipient = re.compile(RECIPIENT_PATTERN).search
+_GOOD_IDS_MAX = 4096
+"""Distinct sender / recipient strings remembered as matching their pattern."""
 
 
 def _py_type(spec: FieldSpec) -> Any:
@@ -214,9 +300,24 @@ class MessageTypes:
                 tag=kind_id,
                 module=__name__,
             )
+        self._strict: dict[str, type[msgspec.Struct]] = {
+            kind_id: msgspec.defstruct(
+                _class_name(kind_id),
+                [("payload", payload)],
+                bases=(_StrictStatement,),
+                kw_only=True,
+                tag=kind_id,
+                module=__name__,
+            )
+            for kind_id, payload in self.payloads.items()
+        }
         union: Any = Union[tuple(self.statements.values())]  # noqa: UP007 - built at run time
         self.union = union
         self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(union)
+        strict: Any = Union[tuple(self._strict.values())]  # noqa: UP007 - built at run time
+        self._strict_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(strict)
+        self._senders: set[str] = set()
+        self._recipients: set[str] = set()
         self._header_decoder = msgspec.json.Decoder(StatementHeader)
         self._encoder = msgspec.json.Encoder()
 
@@ -226,7 +327,36 @@ class MessageTypes:
             statement: Statement = self._decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise invalid_utf8(exc) from exc
+        except msgspec.ValidationError:
+            self._refuse(data)
+            raise
+        # The header patterns msgspec was not asked to check (see _StrictStatement).
+        ref = statement.in_reply_to
+        if (
+            (statement.sender not in self._senders and not self._good_sender(statement.sender))
+            or (
+                statement.recipient not in self._recipients
+                and not self._good_recipient(statement.recipient)
+            )
+            or not _is_message_id(statement.id)
+            or (ref is not None and not (_is_message_id(ref.id) and _is_digest(ref.digest)))
+        ):
+            self._refuse(data)
+            raise msgspec.ValidationError("statement header does not match its patterns")
         return statement
+
+    def _good_sender(self, value: str) -> bool:
+        return _remember(value, _search_centre, self._senders)
+
+    def _good_recipient(self, value: str) -> bool:
+        return _remember(value, _search_recipient, self._recipients)
+
+    def _refuse(self, data: bytes) -> None:
+        """Raise the error the fully constrained types give for ``data`` (if any)."""
+        try:
+            self._strict_decoder.decode(data)
+        except UnicodeDecodeError as exc:
+            raise invalid_utf8(exc) from exc
 
     def decode_header(self, data: bytes) -> StatementHeader:
         """Decode only the header fields (payload ignored); same errors as :meth:`decode`."""
@@ -260,7 +390,7 @@ class MessageTypes:
 
     def schema(self, kind_id: str) -> dict[str, Any]:
         """JSON Schema (2020-12) of a full statement of ``kind_id``."""
-        return _schema_for(self.statements[kind_id], self.catalogue.kinds[kind_id])
+        return _schema_for(self._strict[kind_id], self.catalogue.kinds[kind_id])
 
 
 def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:

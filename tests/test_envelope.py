@@ -229,6 +229,15 @@ def _malformed_cases(notice: bytes) -> dict[str, tuple[bytes, str]]:
             to_bytes({**doc, "signatures": [{**sig, "sig": "%%"}]}),
             "$.signatures[0].sig: expected standard base64",
         ),
+        # The text itself holds a backslash escape: base64 only if read as JSON a second time.
+        "payload-escaped-text": (
+            to_bytes({**doc, "payload": payload[:-4] + "\\u0041" + payload[-3:]}),
+            "$.payload: expected standard base64",
+        ),
+        "payload-quote-in-text": (
+            to_bytes({**doc, "payload": payload[:4] + '"' + payload[5:]}),
+            "$.payload: expected standard base64",
+        ),
     }
 
 
@@ -245,6 +254,8 @@ CASES = [
     "payload-unpadded",
     "payload-pad-bits",
     "sig-not-base64",
+    "payload-escaped-text",
+    "payload-quote-in-text",
 ]
 
 

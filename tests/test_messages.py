@@ -9,10 +9,12 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nrrc.catalogue import Catalogue
 from nrrc.envelope import new_message_id
-from nrrc.messages import MESSAGE_ID_PATTERN, MessageTypes
+from nrrc.messages import CENTRE_PATTERN, MESSAGE_ID_PATTERN, RECIPIENT_PATTERN, MessageTypes
 
 ID = "019cad9d-0000-7000-8000-000000000000"
 NOTICE: dict[str, Any] = {
@@ -245,3 +247,45 @@ def test_statement_schema_names_the_kind(types: MessageTypes) -> None:
     assert payload["additionalProperties"] is False
     assert payload["properties"]["received_at"]["format"] == "date-time"
     assert "description" in payload["properties"]["received_at"]
+
+
+def test_the_first_error_in_document_order_is_named(types: MessageTypes) -> None:
+    """The header's patterns are checked outside msgspec for speed; a statement wrong in its
+    header and in its payload still gets the error of the first field, as msgspec gives it."""
+    with pytest.raises(msgspec.ValidationError) as info:
+        decode(types, notice(sender="us", payload__launch_area=""))
+    assert str(info.value).endswith("- at `$.sender`"), str(info.value)
+
+
+_HEADER_TEXT = st.text(alphabet="0123456789abcdefABF7-\n _xUSRhcoUS", max_size=40)
+
+
+@given(
+    st.one_of(_HEADER_TEXT, st.just(ID), st.just(ID + "\n"), st.just("\n" + ID)),
+    st.one_of(_HEADER_TEXT, st.sampled_from(["US", "RU", "US\n", "U", "A1", "1A", "us"])),
+    st.one_of(_HEADER_TEXT, st.sampled_from(["RU", "hcoc", "hcoc\n", "h", "Hcoc", "ru_x"])),
+    st.one_of(_HEADER_TEXT, st.just("ab" * 32), st.just("ab" * 32 + "\n"), st.just("AB" * 32)),
+)
+def test_header_patterns_accept_exactly_what_the_published_schema_does(
+    types: MessageTypes, mid: str, sender: str, recipient: str, digest: str
+) -> None:
+    """The decoder's own checks of id, sender, recipient and the reply reference accept
+    exactly the strings the patterns accept (re.search, so one trailing newline passes)."""
+    expected = all(
+        re.search(pattern, value) is not None
+        for pattern, value in [
+            (MESSAGE_ID_PATTERN, mid),
+            (CENTRE_PATTERN, sender),
+            (RECIPIENT_PATTERN, recipient),
+            (MESSAGE_ID_PATTERN, mid),
+            (r"^[0-9a-f]{64}$", digest),
+        ]
+    )
+    doc = notice(id=mid, sender=sender, recipient=recipient)
+    doc["in_reply_to"] = {"id": mid, "digest": digest}
+    try:
+        decode(types, doc)
+        accepted = True
+    except msgspec.ValidationError:
+        accepted = False
+    assert accepted == expected

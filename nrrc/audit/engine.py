@@ -45,8 +45,8 @@ from nrrc.audit.stream import (
     Record,
     SignaturePool,
     StreamStats,
-    merge,
-    stream_log,
+    log_batches,
+    merge_batches,
 )
 from nrrc.audit.timing import TimingChecks
 from nrrc.audit.windows import WindowChecks
@@ -756,12 +756,10 @@ def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]
     return out
 
 
-def _activity_stream(
+def _activity_batches(
     items: list[tuple[float, int, Activity]], rank: int, until: float | None
-) -> Iterator[tuple[float, int, int, Activity]]:
-    for ts, line, act in items:
-        if until is None or ts <= until:
-            yield (ts, rank, line, act)
+) -> Iterator[list[tuple[float, int, int, Activity]]]:
+    yield [(ts, rank, line, act) for ts, line, act in items if until is None or ts <= until]
 
 
 # -- the audit ------------------------------------------------------------------------------
@@ -828,8 +826,8 @@ def audit(
     stats = StreamStats()
     cache = EnvelopeCache()
     try:
-        streams: list[Iterator[Any]] = [
-            stream_log(
+        streams: list[Iterator[list[Any]]] = [
+            log_batches(
                 s,
                 i,
                 keyring,
@@ -844,13 +842,15 @@ def audit(
             for i, s in enumerate(sources)
         ]
         streams += [
-            _activity_stream(a, len(sources) + j, engine.until) for j, a in enumerate(activities)
+            _activity_batches(a, len(sources) + j, engine.until) for j, a in enumerate(activities)
         ]
-        for _ts, rank, line, item in merge(streams):
-            if isinstance(item, Record):
-                engine.record(item)
-            else:
-                engine.activity(item, rank, line)
+        on_record = engine.record
+        for batch in merge_batches(streams):
+            for _ts, rank, line, item in batch:
+                if type(item) is Record:
+                    on_record(item)
+                else:
+                    engine.activity(item, rank, line)
     finally:
         gc.set_threshold(*gc_thresholds)
         if pool is not None:

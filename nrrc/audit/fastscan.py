@@ -38,6 +38,7 @@ __all__ = [
     "LiteRecord",
     "LiteRejected",
     "LiteSent",
+    "blocks",
     "checkpoint_ok",
     "decode_lite",
     "lines",
@@ -116,8 +117,9 @@ class Doubt(Exception):
         self.line = line
 
 
-def lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each complete line; a torn last line raises Doubt.
+def blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of the first line, the complete lines) of each block read; a torn last line
+    raises Doubt after the lines before it.
 
     Raises:
         LogError: the file cannot be opened.
@@ -133,13 +135,23 @@ def lines(path: Path) -> Iterator[tuple[int, bytes]]:
             block = fh.read(_BLOCK)
             if not block:
                 break
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            for data in lines:
-                lineno += 1
-                yield lineno, data
+            found = (rest + block).split(b"\n")
+            rest = found.pop()
+            if found:
+                yield lineno + 1, found
+                lineno += len(found)
     if rest:
         raise Doubt(lineno + 1)
+
+
+def lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each complete line; a torn last line raises Doubt.
+
+    Raises:
+        LogError: the file cannot be opened.
+    """
+    for start, found in blocks(path):
+        yield from enumerate(found, start)
 
 
 def checkpoint_ok(cp: Checkpoint, owner: str, verifier: Verifier, check_signatures: bool) -> bool:

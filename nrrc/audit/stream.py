@@ -6,7 +6,7 @@ over to ``scan_log`` at the first doubt. Envelopes are opened through a cache ke
 exact bytes, so a message in the sender's and the recipient's log is decoded and verified once.
 Signatures are checked in-process (``jobs=1``) or by a pool of worker processes (``jobs>1``):
 the main process decodes and sends envelopes in batches, keeps a bounded look-ahead per log
-while their verdicts come back, and yields records in file order. :func:`merge` then
+while their verdicts come back, and yields records in file order. :func:`merge_batches` then
 interleaves the logs by instant (each log is in its owner's time order), so the audit sees every
 record once, in time order.
 """
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
-import heapq
+import itertools
 import math
 import multiprocessing
+import operator
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
@@ -45,7 +47,14 @@ from nrrc.msglog import (
 from nrrc.timeutil import format_delta, format_instant, to_utc
 from nrrc.verify import LogEntry, LogProblem, scan_log
 
-__all__ = ["EnvelopeCache", "Record", "SignaturePool", "StreamStats", "merge", "stream_log"]
+__all__ = [
+    "EnvelopeCache",
+    "Record",
+    "SignaturePool",
+    "StreamStats",
+    "log_batches",
+    "merge_batches",
+]
 
 CACHE_SIZE = 8192
 """Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
@@ -74,8 +83,8 @@ class Record:
         owner: str,
         direction: str,
         opened: Opened | None,
-        error: EnvelopeError | None,
-        envelope: bytes | None,
+        error: EnvelopeError | None = None,
+        envelope: bytes | None = None,
     ) -> None:
         self.ts = ts
         self.at = at
@@ -111,8 +120,41 @@ def _init_worker(keys: list[tuple[str, bytes]]) -> None:
 _env_decoder = msgspec.json.Decoder()
 
 
+class _Signature(msgspec.Struct, frozen=True):
+    keyid: str
+    sig: bytes
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    payloadType: str  # noqa: N815 - the DSSE field name
+    payload: bytes
+    signatures: list[_Signature]
+
+
+_typed_env_decoder = msgspec.json.Decoder(_Envelope)
+
+
 def _verdict(envelope: bytes) -> int:
     """1 the signature verifies, 2 it does not, 0 it cannot be checked (malformed, unknown key)."""
+    try:
+        # msgspec decodes the base64 fields in C and accepts no text the slower path refuses.
+        typed = _typed_env_decoder.decode(envelope)
+        key = _worker_keys.get(typed.signatures[0].keyid)
+        if key is not None and typed.payloadType == PAYLOAD_TYPE and len(typed.signatures) == 1:
+            sig = typed.signatures[0].sig
+            if len(sig) != 64:
+                return _BAD
+            try:
+                key.verify(sig, pae(PAYLOAD_TYPE, typed.payload))
+            except InvalidSignature:
+                return _BAD
+            return _OK
+    except (msgspec.DecodeError, msgspec.ValidationError, IndexError):
+        pass
+    return _verdict_slow(envelope)
+
+
+def _verdict_slow(envelope: bytes) -> int:
     try:
         env = _env_decoder.decode(envelope)
         payload = base64.b64decode(env["payload"], validate=True)
@@ -316,6 +358,36 @@ def _raw_envelope(rec: fastscan.LiteRecord) -> bytes:
     return b""
 
 
+def _first_bad(recs: list[Any], hashes: list[str], prev_hash: str, expected: int) -> int:
+    """Index of the first decoded line whose number or ``prev`` is not the expected one
+    (``len(recs)`` when there is none)."""
+    for i, rec in enumerate(recs):
+        if rec.n != expected + i or rec.prev != (hashes[i - 1] if i else prev_hash):
+            return i
+    return len(recs)
+
+
+_get_n = operator.attrgetter("n")
+_get_prev = operator.attrgetter("prev")
+_hexdigest = operator.methodcaller("hexdigest")
+
+
+def _decode_block(data: list[bytes]) -> list[Any]:
+    """The lines of a block decoded with the lite types, up to the first that does not decode."""
+    decode = fastscan.decode_lite
+    try:
+        return list(map(decode, data))
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        pass
+    out: list[Any] = []
+    for line in data:
+        try:
+            out.append(decode(line))
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+            break
+    return out
+
+
 def _fast(
     source: LogSource,
     rank: int,
@@ -323,20 +395,23 @@ def _fast(
     check_signatures: bool,
     stats: StreamStats,
     state: _Fast,
-) -> Iterator[tuple[Record, _Ticket | None]]:
-    """The records of a clean log, straight from its lines, each with its signature's ticket
-    when a pool checks them; raises :class:`fastscan.Doubt` at the first line that is not
-    plainly clean (the caller hands over to ``scan_log``).
+) -> Iterator[tuple[list[Item], list[_Ticket | None]]]:
+    """The records of a clean log as ``(ts, rank, line, record)`` items, straight from its
+    lines, a block at a time, with their signatures' tickets when a pool checks them (else an
+    empty list); raises :class:`fastscan.Doubt` at the first line that is not plainly clean
+    (the caller hands over to ``scan_log``).
 
-    A record is yielded only once the next line's ``prev`` has confirmed it (an edited line
-    shows as a broken link on the line after it); the last one stays in ``state.held``.
+    Lines are decoded, hashed and checked for numbering and chain a block at a time (those
+    loops run in C); records are then built one by one. A record is yielded only once the next
+    line's ``prev`` has confirmed it (an edited line shows as a broken link on the line after
+    it): the last one stays in ``state.held``.
     """
-    lines = fastscan.lines(source.path)
-    first = next(lines, None)
+    blocks = fastscan.blocks(source.path)
+    first = next(blocks, None)
     if first is None:
         raise fastscan.Doubt(1)
     try:
-        header = decode_line(first[1])
+        header = decode_line(first[1][0])
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise fastscan.Doubt(1) from None
     if (
@@ -348,96 +423,128 @@ def _fast(
         raise fastscan.Doubt(1)
     owner = header.owner
     sha = hashlib.sha256
-    decode = fastscan.decode_lite
-    prev_hash = sha(first[1]).hexdigest()
+    prev_hash = sha(first[1][0]).hexdigest()
     expected = 1
     by_text = verifier.by_text
+    by_text_get = by_text.get
     open_envelope = verifier.opening
-    lite_sent, lite_rejected, lite_cp = (
+    pooled = verifier.pool is not None
+    lite_sent, lite_received, lite_cp, header_type = (
         fastscan.LiteSent,
-        fastscan.LiteRejected,
+        fastscan.LiteReceived,
         fastscan.LiteCheckpoint,
+        Header,
     )
+    utc = UTC
     last_ts = -math.inf
     last_line = 1
     done = 0
     checkpoint = False
-    held: tuple[Record, _Ticket | None] | None = None
+    held: Item | None = None
+    held_ticket: _Ticket | None = None
     records = 0
+    rest = [(2, first[1][1:])]
+    out: list[Item] = []
+    tickets: list[_Ticket | None] = []
     try:
-        for lineno, data in lines:
-            try:
-                rec = decode(data)
-            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-                raise fastscan.Doubt(lineno) from None
-            kind = type(rec)
-            if kind is Header or rec.n != expected or rec.prev != prev_hash:
-                raise fastscan.Doubt(lineno)
-            prev_hash = sha(data).hexdigest()
-            expected += 1
-            last_line = lineno
-            if kind is lite_cp:
-                cp = decode_line(data)  # every check of the typed decoder
-                assert isinstance(cp, Checkpoint)
-                if not fastscan.checkpoint_ok(cp, owner, verifier, check_signatures):
+        for start, data in itertools.chain(rest, blocks):
+            recs = _decode_block(data)
+            hashes = list(map(_hexdigest, map(sha, data[: len(recs)])))
+            good = len(recs)
+            if (
+                list(map(_get_n, recs)) != list(range(expected, expected + good))
+                or list(map(_get_prev, recs[1:])) != hashes[: good - 1]
+                or (good and recs[0].prev != prev_hash)
+            ):
+                good = _first_bad(recs, hashes, prev_hash, expected)
+            out = [held] if held is not None else []
+            tickets = [held_ticket] if pooled and held is not None else []
+            lineno = start - 1
+            for rec in recs[:good] if good < len(recs) else recs:
+                lineno += 1
+                kind = type(rec)
+                if kind is header_type:
                     raise fastscan.Doubt(lineno)
-                checkpoint = True
-                continue
-            assert isinstance(rec, fastscan.LiteRecord)
-            checkpoint = False
-            at = rec.at
-            if at.tzinfo is not UTC:
-                at = to_utc(at)
-            ts = at.timestamp()
-            if ts < last_ts:
-                raise fastscan.Doubt(lineno)
-            ticket = None
-            if kind is lite_rejected:
-                record = Record(
-                    ts, at, rank, lineno, owner, "rejected", None, None, _raw_envelope(rec)
-                )
-            else:
-                text = rec.envelope
-                found = by_text.get(text) if text is not None else None
-                if found is None:
-                    found = open_envelope(_raw_envelope(rec), check_signatures)
-                    if found.error is not None:
+                last_line = lineno
+                if kind is lite_cp:
+                    cp = decode_line(data[lineno - start])  # every check of the typed decoder
+                    assert isinstance(cp, Checkpoint)
+                    if not fastscan.checkpoint_ok(cp, owner, verifier, check_signatures):
                         raise fastscan.Doubt(lineno)
-                    if text is not None:
-                        by_text[text] = found
-                        if len(by_text) > CACHE_SIZE:
-                            by_text.popitem(last=False)
-                opened = found.opened
-                if opened is None:
+                    checkpoint = True
+                    continue
+                checkpoint = False
+                at = rec.at
+                if at.tzinfo is not utc:
+                    at = to_utc(at)
+                ts = at.timestamp()
+                if ts < last_ts:
                     raise fastscan.Doubt(lineno)
-                st = opened.statement
-                if kind is lite_sent:
-                    if st.sender != owner:
+                if kind is lite_sent or kind is lite_received:
+                    text = rec.envelope
+                    found = by_text_get(text) if text is not None else None
+                    if found is None:
+                        found = open_envelope(_raw_envelope(rec), check_signatures)
+                        if found.error is not None:
+                            raise fastscan.Doubt(lineno)
+                        if text is not None:
+                            by_text[text] = found
+                            if len(by_text) > CACHE_SIZE:
+                                by_text.popitem(last=False)
+                    opened = found.opened
+                    if opened is None:
                         raise fastscan.Doubt(lineno)
-                    direction = "sent"
+                    st = opened.statement
+                    if kind is lite_sent:
+                        if st.sender != owner:
+                            raise fastscan.Doubt(lineno)
+                        direction = "sent"
+                    else:
+                        recipient = st.recipient
+                        if recipient != owner and not recipient.islower():
+                            raise fastscan.Doubt(lineno)
+                        direction = "received"
+                    out.append(
+                        (ts, rank, lineno, Record(ts, at, rank, lineno, owner, direction, opened))
+                    )
+                    if pooled:
+                        tickets.append(found.ticket)
                 else:
-                    recipient = st.recipient
-                    if recipient != owner and not recipient.islower():
-                        raise fastscan.Doubt(lineno)
-                    direction = "received"
-                record = Record(ts, at, rank, lineno, owner, direction, opened, None, None)
-                ticket = found.ticket
-            records += 1
-            last_ts = ts
-            done = lineno
-            if held is not None:
-                yield held
-            held = (record, ticket)
+                    record = Record(ts, at, rank, lineno, owner, "rejected", None)
+                    record.envelope = _raw_envelope(rec)
+                    out.append((ts, rank, lineno, record))
+                    if pooled:
+                        tickets.append(None)
+                records += 1
+                last_ts = ts
+                done = lineno
+            held = out.pop() if out else None
+            held_ticket = tickets.pop() if pooled and tickets else None
+            if out:
+                yield out, tickets
+            out, tickets = [], []
+            if good:
+                prev_hash = hashes[good - 1]
+                expected += good
+            if good < len(data):
+                raise fastscan.Doubt(start + good)
+    except fastscan.Doubt:
+        # The records before the doubtful line, but for the newest one (held back).
+        held = out.pop() if out else held
+        held_ticket = tickets.pop() if pooled and tickets else held_ticket
+        if out:
+            yield out, tickets
+        raise
     finally:
         stats.records += records
-        state.held = held
+        state.held = (held[3], held_ticket) if held is not None else None
         state.done = done
         state.last_line = last_line
         state.checkpoint = checkpoint
         state.last_ts = None if last_ts == -math.inf else last_ts
 
 
-def stream_log(
+def log_batches(
     source: LogSource,
     rank: int,
     keyring: Keyring,
@@ -449,8 +556,9 @@ def stream_log(
     on_problem: Callable[[LogProblem, Record | None], None],
     stats: StreamStats,
     until: datetime | None = None,
-) -> Iterator[Item]:
-    """Yield ``(ts, rank, line, record)`` for each record of one log, in file order.
+) -> Iterator[list[Item]]:
+    """Yield ``(ts, rank, line, record)`` for each record of one log, in file order, in
+    lists (a block of the file at a time on clean logs).
 
     Problems are passed to ``on_problem`` as they are found, with the record they belong to
     (for refused envelopes and records in the wrong log) or None (for lines that are not
@@ -488,35 +596,41 @@ def stream_log(
             record.envelope = record.opened.envelope
             record.opened = None
 
-    def drain(force: bool) -> Iterator[Item]:
+    def drain(force: bool) -> list[Item]:
         # Keep the newest record back: an edit shows only at the line after it.
+        out: list[Item] = []
         while len(ahead) > (0 if force else 1):
             ticket = ahead[0][2]
             if not force and not (len(ahead) > LOOKAHEAD or ticket is None or ticket.ready()):
-                return
+                break
             r, ps, t = ahead.popleft()
             finish(r, ps, t)
             if limit is None or r.ts <= limit:
-                yield (r.ts, rank, r.line, r)
+                out.append((r.ts, rank, r.line, r))
+        return out
 
     items: Iterator[LogEntry | LogProblem]
     if fastscan.ENABLED:
         state = _Fast()
         try:
             if pool is None:
-                for record, _ in _fast(source, rank, verifier, check_signatures, stats, state):
-                    if record.opened is not None:
-                        stats.verified += 1
-                    if limit is None or record.ts <= limit:
-                        yield (record.ts, rank, record.line, record)
+                for batch, _ in _fast(source, rank, verifier, check_signatures, stats, state):
+                    stats.verified += len(batch) - sum(it[3].opened is None for it in batch)
+                    if limit is not None and batch[-1][0] > limit:
+                        batch = [it for it in batch if it[0] <= limit]
+                    if batch:
+                        yield batch
             else:
                 # Records wait here for their signatures' verdicts (a bad one is named by
                 # finish(), as on the scan_log path).
-                for record, ticket in _fast(source, rank, verifier, check_signatures, stats, state):
-                    ahead.append((record, _NONE, ticket))
-                    first = ahead[0][2]
-                    if len(ahead) > LOOKAHEAD or first is None or first.ready():
-                        yield from drain(False)
+                for batch, tickets in _fast(source, rank, verifier, check_signatures, stats, state):
+                    for fast_item, ticket in zip(batch, tickets, strict=True):
+                        ahead.append((fast_item[3], _NONE, ticket))
+                        first = ahead[0][2]
+                        if len(ahead) > LOOKAHEAD or first is None or first.ready():
+                            drained = drain(False)
+                            if drained:
+                                yield drained
         except fastscan.Doubt:
             # Hand over to scan_log: it names every problem from the doubtful line on. The
             # record held back may yet be distrusted by a break at the line after it.
@@ -534,7 +648,9 @@ def stream_log(
                 on_problem(LogProblem(name, state.last_line, "truncated", fastscan.TRUNCATED), None)
             if state.held is not None:
                 ahead.append((state.held[0], _NONE, state.held[1]))
-            yield from drain(True)
+            drained = drain(True)
+            if drained:
+                yield drained
             return
     else:
         items = scan_log(source.path, verifier, check_signatures=check_signatures)
@@ -599,16 +715,55 @@ def stream_log(
                 r, ps, _ = ahead.popleft()
                 finish(r, ps, None)
                 if limit is None or r.ts <= limit:
-                    yield (r.ts, rank, r.line, r)
+                    yield [(r.ts, rank, r.line, r)]
             ahead.append((record, problems, None))
             continue
         ahead.append((record, problems, ticket))
-        yield from drain(False)
+        drained = drain(False)
+        if drained:
+            yield drained
     for p in held:
         on_problem(p, None)
-    yield from drain(True)
+    drained = drain(True)
+    if drained:
+        yield drained
 
 
-def merge(streams: Iterable[Iterator[Any]]) -> Iterator[Any]:
-    """Interleave time-ordered streams of ``(ts, rank, line, item)`` by instant, then rank, line."""
-    return heapq.merge(*streams)
+def merge_batches(streams: Iterable[Iterator[list[Any]]]) -> Iterator[list[Any]]:
+    """Interleave streams of lists of ``(ts, rank, line, item)`` (each stream in order) into
+    lists in time order: by instant, then rank, then line.
+
+    Each round takes, from every stream's pending list, the items up to the smallest of their
+    last items (no later item of any stream can come before it: (rank, line) is unique) and
+    sorts them; the sort merges the runs in C.
+    """
+    live: list[tuple[Iterator[list[Any]], list[Any]]] = []
+    for it in streams:
+        for first in it:
+            if first:
+                live.append((it, first))
+                break
+    while live:
+        if len(live) == 1:
+            it, pending = live[0]
+            yield pending
+            for batch in it:
+                if batch:
+                    yield batch
+            return
+        bound = min(pending[-1] for _, pending in live)
+        out: list[Any] = []
+        refill: list[tuple[Iterator[list[Any]], list[Any]]] = []
+        for it, pending in live:
+            cut = bisect.bisect_right(pending, bound)
+            out += pending[:cut] if cut < len(pending) else pending
+            if cut < len(pending):
+                refill.append((it, pending[cut:]))
+                continue
+            for batch in it:
+                if batch:
+                    refill.append((it, batch))
+                    break
+        out.sort()
+        live = refill
+        yield out
