@@ -56,6 +56,9 @@ __all__ = [
     "merge_batches",
 ]
 
+_TAIL = 96
+"""Characters at the end of an envelope's text that key the fast reader's cache (they hold
+its signature)."""
 CACHE_SIZE = 8192
 """Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
 BATCH = 256
@@ -250,7 +253,7 @@ class SignaturePool:
 class _Opening:
     """What opening one envelope's bytes gave."""
 
-    __slots__ = ("error", "opened", "ticket")
+    __slots__ = ("error", "opened", "text", "ticket")
 
     def __init__(
         self, opened: Opened | None, error: EnvelopeError | None, ticket: _Ticket | None
@@ -258,12 +261,15 @@ class _Opening:
         self.opened = opened
         self.error = error
         self.ticket = ticket
+        self.text: str | None = None
+        """The envelope's text in the log line, when the fast reader remembers it by text."""
 
 
 class EnvelopeCache:
     """Openings remembered by the envelope's exact bytes, and by the envelope's text as it
     stands in a log line (two copies of one message in two logs are usually the same text, so
-    the fast reader finds the second without encoding it); each evicts its oldest first."""
+    the fast reader finds the second without encoding it; keyed by the text's last characters
+    and confirmed by the whole text); each evicts its oldest first."""
 
     __slots__ = ("by_bytes", "by_text")
 
@@ -368,6 +374,8 @@ def _first_bad(recs: list[Any], hashes: list[str], prev_hash: str, expected: int
 
 
 _get_n = operator.attrgetter("n")
+_get_opened = operator.attrgetter("opened")
+_get_record = operator.itemgetter(3)
 _get_prev = operator.attrgetter("prev")
 _hexdigest = operator.methodcaller("hexdigest")
 
@@ -482,13 +490,17 @@ def _fast(
                     raise fastscan.Doubt(lineno)
                 if kind is lite_sent or kind is lite_received:
                     text = rec.envelope
-                    found = by_text_get(text) if text is not None else None
-                    if found is None:
+                    # Remembered by the text's tail (the signature: hashing it is cheaper
+                    # than hashing the whole text), confirmed by comparing the whole text.
+                    tail = text[-_TAIL:] if text is not None else None
+                    found = by_text_get(tail) if tail is not None else None
+                    if found is None or found.text != text:
                         found = open_envelope(_raw_envelope(rec), check_signatures)
                         if found.error is not None:
                             raise fastscan.Doubt(lineno)
-                        if text is not None:
-                            by_text[text] = found
+                        if tail is not None:
+                            found.text = text
+                            by_text[tail] = found
                             if len(by_text) > CACHE_SIZE:
                                 by_text.popitem(last=False)
                     opened = found.opened
@@ -615,7 +627,9 @@ def log_batches(
         try:
             if pool is None:
                 for batch, _ in _fast(source, rank, verifier, check_signatures, stats, state):
-                    stats.verified += len(batch) - sum(it[3].opened is None for it in batch)
+                    stats.verified += len(batch) - list(
+                        map(_get_opened, map(_get_record, batch))
+                    ).count(None)
                     if limit is not None and batch[-1][0] > limit:
                         batch = [it for it in batch if it[0] <= limit]
                     if batch:
