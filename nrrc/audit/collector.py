@@ -14,6 +14,7 @@ from datetime import datetime
 from nrrc.audit.codes import CHECKS, Check
 from nrrc.audit.findings import (
     Evidence,
+    EvidenceLike,
     Finding,
     Measurement,
     Outcome,
@@ -110,6 +111,14 @@ class Collector:
         """Evidence at line ``line`` of the log ranked ``file``."""
         return Evidence(self.names[file], line, message_id, role)
 
+    def resolve(self, evidence: Iterable[EvidenceLike]) -> tuple[Evidence, ...]:
+        """Evidence as findings carry it: ``(file rank, line, message id, role)`` tuples named."""
+        names = self.names
+        return tuple(
+            e if isinstance(e, Evidence) else Evidence(names[e[0]], e[1], e[2], e[3])
+            for e in evidence
+        )
+
     # -- counting ------------------------------------------------------------------------------
 
     def _count(self, code: str) -> _Count:
@@ -118,11 +127,12 @@ class Collector:
             c = self.counts[code] = _Count()
         return c
 
-    def passed(self, code: str) -> None:
-        """One check of ``code`` passed."""
+    def passed(self, code: str, n: int = 1) -> None:
+        """``n`` checks of ``code`` passed (the checks count their passes in plain ints on the
+        hot path and hand them over here in one call at the end)."""
         c = self._count(code)
-        c.checked += 1
-        c.passed += 1
+        c.checked += n
+        c.passed += n
 
     def checked(self, code: str, n: int = 1) -> None:
         """``n`` checks of ``code`` ran (integrity and reconciliation: outcomes come apart)."""
@@ -160,7 +170,7 @@ class Collector:
         measured: int | None = None,
         bound: int | None = None,
         margin: int | None = None,
-        evidence: Sequence[Evidence] = (),
+        evidence: Sequence[EvidenceLike] = (),
     ) -> None:
         """A rule was broken (or is open): count it and keep a finding if selected."""
         self._tally(rule.code, outcome, count_check=True)
@@ -184,7 +194,7 @@ class Collector:
                 measured_seconds=measured,
                 bound_seconds=bound,
                 margin_seconds=margin,
-                evidence=tuple(evidence),
+                evidence=self.resolve(evidence),
                 fingerprint=fingerprint(rule.code, *keys),
             )
         )
@@ -199,7 +209,7 @@ class Collector:
         parties: Sequence[str] = (),
         message_ids: Sequence[str] = (),
         instants: dict[str, datetime] | None = None,
-        evidence: Sequence[Evidence] = (),
+        evidence: Sequence[EvidenceLike] = (),
         count_check: bool = False,
     ) -> None:
         """An integrity or reconciliation check found something."""
@@ -223,7 +233,7 @@ class Collector:
                 parties=tuple(parties),
                 message_ids=tuple(message_ids),
                 instants=dict(instants or {}),
-                evidence=tuple(evidence),
+                evidence=self.resolve(evidence),
                 fingerprint=fingerprint(code, *keys),
             )
         )

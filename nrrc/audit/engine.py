@@ -25,8 +25,9 @@ audited period runs from the earliest log creation to the latest record or check
 from __future__ import annotations
 
 import gc
+import itertools
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,14 @@ import msgspec
 from nrrc.audit.codes import CHECKS, problem_code
 from nrrc.audit.collector import Collector, Selection
 from nrrc.audit.events import Basis, Provision, kind_words, short_id
-from nrrc.audit.findings import AuditResult, Evidence, Finding, Outcome
+from nrrc.audit.findings import (
+    AuditResult,
+    Evidence,
+    EvidenceLike,
+    EvidenceRef,
+    Finding,
+    Outcome,
+)
 from nrrc.audit.responses import ResponseChecks
 from nrrc.audit.sources import Inputs, LogSource, find_inputs
 from nrrc.audit.stream import (
@@ -108,7 +116,8 @@ class _Seqs:
         self.ids: dict[int, tuple[str, int, int]] = {}
 
     def see(self, seq: int, mid: str, file: int, line: int) -> tuple[str, int, int] | None:
-        """Record ``seq``; returns what was seen before under it (id, file, line), if anything."""
+        """Record ``seq``; returns what was seen before under it (id, file, line), if anything.
+        (The pass does the same inline.)"""
         before = self.ids.get(seq)
         if before is not None:
             return before
@@ -116,19 +125,32 @@ class _Seqs:
         if seq > self.top:
             self.top = seq
         if len(self.ids) > 2 * SEQ_WINDOW:
-            floor = self.top - SEQ_WINDOW
-            self.ids = {s: v for s, v in self.ids.items() if s > floor}
+            self.prune()
         return None
 
+    def prune(self) -> None:
+        """Forget the numbers more than SEQ_WINDOW below the highest."""
+        floor = self.top - SEQ_WINDOW
+        self.ids = {s: v for s, v in self.ids.items() if s > floor}
 
-class _Sent:
-    __slots__ = ("file", "line", "opened", "ts")
 
-    def __init__(self, opened: Opened, file: int, line: int, ts: float) -> None:
-        self.opened = opened
-        self.file = file
-        self.line = line
-        self.ts = ts
+_Sent = tuple[Opened, int, int, float]
+"""A sent record awaiting its receipt: (opened, file rank, line, instant)."""
+
+
+class _Plan:
+    """What to do with every provision of one statement type, found once."""
+
+    __slots__ = ("checks", "kind", "seen")
+
+    def __init__(
+        self, kind: str, seen: str | None, checks: tuple[Callable[[Provision], None], ...]
+    ) -> None:
+        self.kind = kind
+        self.seen = seen
+        """The agreement whose parties are learnt from its traffic, if any."""
+        self.checks = checks
+        """The rule checks of the kind, in order; empty when no rule looks at it."""
 
 
 class _Regime:
@@ -199,6 +221,7 @@ class _Engine:
         self.responses = ResponseChecks(rules, self.collector, options.skew)
         self.yearly = YearlyChecks(rules, self.collector)
         self.windows = WindowChecks(rules, self.collector) if has_observed else None
+        self.early_order = self.responses.early_order
         self.rule_kinds = (
             self.timing.kinds()
             | self.responses.kinds()
@@ -229,6 +252,10 @@ class _Engine:
         self.count = 0
         self._peek = Verifier(keyring, types)
         self.kind_of: dict[type, str] = {t: k for k, t in types.statements.items()}
+        self.plans: dict[type, _Plan] = {}
+        self.plans_by_kind: dict[str, _Plan] = {}
+        self.is_centre: dict[str, bool] = {}
+        """Recipient -> whether it is a centre (uppercase) rather than a regime."""
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -273,6 +300,27 @@ class _Engine:
         candidates = a.parties if a.parties else sorted(self.seen.get(agreement_id, ()))
         return [p for p in candidates if self.in_scope(agreement_id, p)]
 
+    def _plan(self, st: Statement) -> _Plan:
+        """The plan of ``st``'s type (made on its first provision: the kind is then in use)."""
+        stype = type(st)
+        known = self.kind_of.get(stype)
+        kind = known or st.kind
+        plan = self.plans_by_kind.get(kind)
+        if plan is None:
+            checks: list[Callable[[Provision], None]] = []
+            if kind in self.rule_kinds:
+                checks += self.timing.handlers(kind)
+                checks += self.responses.handlers(kind)
+                checks += self.yearly.handlers(kind)
+                if self.windows is not None:
+                    checks += self.windows.handlers(kind)
+            plan = _Plan(kind, self.seen_kinds.get(kind), tuple(checks))
+            self.plans_by_kind[kind] = plan
+            self.active.add(kind)
+        if known:
+            self.plans[stype] = plan
+        return plan
+
     def _provide(
         self,
         opened: Opened,
@@ -280,28 +328,36 @@ class _Engine:
         basis: Basis,
         at: datetime | None,
         first: bool,
-        evidence: tuple[Evidence, ...],
+        evidence: tuple[EvidenceLike, ...],
         note: str = "",
         period_end: datetime | None = None,
     ) -> None:
+        """Measure one provision against every rule of its kind (the pass does the same inline
+        for receipts and sendings)."""
         st = opened.statement
-        kind = self.kind_of.get(type(st)) or st.kind
-        self.active.add(kind)
-        agreement = self.seen_kinds.get(kind)
-        if agreement is not None:
-            seen = self.seen.setdefault(agreement, set())
-            seen.add(st.sender)
-            if receiver[:1].isupper():
-                seen.add(receiver)
-        if kind not in self.rule_kinds:
+        plan = self.plans.get(type(st)) or self._plan(st)
+        if plan.seen is not None:
+            self._see(plan.seen, st.sender, receiver)
+        checks = plan.checks
+        if not checks:
             return
-        prov = Provision(opened, kind, receiver, basis, at, first, evidence, note)
-        values: dict[str, Any] | None = None
-        self.timing.on_provision(prov, values, period_end)
-        self.responses.on_provision(prov, values, self.now)
-        self.yearly.on_provision(prov, values)
-        if self.windows is not None:
-            self.windows.on_provision(prov, values)
+        ts = at.timestamp() if at is not None else None
+        now = self.now
+        prov = Provision(
+            opened, plan.kind, receiver, basis, at, first, evidence, note, ts, period_end, now
+        )
+        for check in checks:
+            check(prov)
+        if self.early_order:
+            self.responses.expire(now)
+
+    def _see(self, agreement: str, sender: str, receiver: str) -> None:
+        seen = self.seen.get(agreement)
+        if seen is None:
+            seen = self.seen[agreement] = set()
+        seen.add(sender)
+        if receiver[:1].isupper():
+            seen.add(receiver)
 
     @staticmethod
     def _not_given(receiver: str) -> str:
@@ -367,28 +423,178 @@ class _Engine:
 
     # -- records ---------------------------------------------------------------------------
 
-    def record(self, r: Record) -> None:
-        ts = r.ts
-        self.now = ts
-        self.count += 1
-        if self.windows is not None and not self.count & 4095:
-            self.windows.sweep(r.at)
-        opened = r.opened
-        if opened is None:
-            self._untrusted(r)
-            return
-        # Only trusted records extend the audited period and the logs' coverage.
-        if ts > self.period_hi:
-            self.period_hi = ts
-        if ts < self.period_lo:
-            self.period_lo = ts
-        cov = self.coverage[r.owner]
-        if ts > cov.end:
-            cov.end = ts
-        if r.direction == "sent":
-            self._sent(r, opened)
-        else:
-            self._received(r, opened)
+    def run(self, items: Iterable[tuple[float, int, int, Any]]) -> None:
+        """The pass: every record and activity, merged in time order.
+
+        The common path (a trusted record of a message between two centres) runs inline here
+        with its state in local variables; everything rarer calls out. Per record: sequence
+        numbers, then reconciliation (a sending waits in ``pending`` for its receipt), then
+        the provision of the message to its receiver, measured by the checks its kind's plan
+        lists (none for a kind no rule looks at).
+        """
+        record_type = Record
+        sent_seqs = self.sent_seqs
+        recv_seqs = self.recv_seqs
+        pending = self.pending
+        unsent = self.unsent
+        owners = self.owners
+        coverage = self.coverage
+        is_centre = self.is_centre
+        plans = self.plans
+        windows = self.windows
+        early = self.early_order
+        expire = self.responses.expire
+        skew = self.skew
+        window2 = 2 * SEQ_WINDOW
+        received_basis = Basis.RECEIVED
+        sent_basis = Basis.SENT
+        new_seqs = _Seqs
+        new_provision = Provision
+        period_lo, period_hi = self.period_lo, self.period_hi
+        count = self.count
+        now = self.now
+        try:
+            for _ts, rank, line, item in items:
+                if type(item) is not record_type:
+                    self.now = now
+                    self.activity(item, rank, line)
+                    now = self.now
+                    continue
+                r = item
+                ts = now = r.ts
+                count += 1
+                if windows is not None and not count & 4095:
+                    windows.sweep(r.at)
+                opened = r.opened
+                if opened is None:
+                    self._untrusted(r)
+                    continue
+                # Only trusted records extend the audited period and the logs' coverage.
+                if ts > period_hi:
+                    period_hi = ts
+                if ts < period_lo:
+                    period_lo = ts
+                cov = coverage[r.owner]
+                if ts > cov.end:
+                    cov.end = ts
+                st = opened.statement
+                mid = st.id
+                seq = st.seq
+                recipient = st.recipient
+                centre = is_centre.get(recipient)
+                if centre is None:
+                    centre = is_centre[recipient] = recipient[:1].isupper()
+                if r.direction == "sent":
+                    key2 = (r.owner, st.epoch)
+                    seqs = sent_seqs.get(key2)
+                    if seqs is None:
+                        seqs = sent_seqs[key2] = new_seqs()
+                    top = seqs.top
+                    ids = seqs.ids
+                    before = ids.get(seq)
+                    if before is None:
+                        ids[seq] = (mid, r.file, r.line)
+                        if seq > top:
+                            seqs.top = seq
+                        if len(ids) > window2:
+                            seqs.prune()
+                        if seq > top + 1:
+                            self._gap(r, st, top)
+                    elif before[0] == mid:
+                        continue  # a retransmission
+                    else:
+                        self._reused(r, st, before)
+                    receipts = unsent.pop(mid, None) if unsent else None
+                    if receipts is not None:
+                        for rc in receipts:
+                            self._compare(opened, r.file, r.line, rc.opened, rc.file, rc.line)
+                    if not centre:
+                        self.now = now
+                        self._sent_regime(r, opened)
+                        continue
+                    if receipts is not None:
+                        continue  # received before its sent record came in the merge
+                    if recipient in owners:
+                        pending[mid] = (opened, r.file, r.line, ts)
+                        continue
+                    # The receiver's log is not given: the sending stands in for the receipt.
+                    receiver = recipient
+                    basis = sent_basis
+                    at = to_utc(st.sent_at)
+                    at_ts = at.timestamp()
+                    evidence: tuple[EvidenceLike, ...] = ((r.file, r.line, mid, "sending"),)
+                    note = self._not_given(receiver)
+                else:
+                    key3 = (r.owner, st.sender, st.epoch)
+                    seqs = recv_seqs.get(key3)
+                    if seqs is None:
+                        seqs = recv_seqs[key3] = new_seqs()
+                    ids = seqs.ids
+                    before = ids.get(seq)
+                    if before is None:
+                        ids[seq] = (mid, r.file, r.line)
+                        if seq > seqs.top:
+                            seqs.top = seq
+                        if len(ids) > window2:
+                            seqs.prune()
+                    elif before[0] == mid:
+                        self._duplicate(r, st, before)
+                        continue
+                    else:
+                        self._reused(r, st, before)
+                    sent_ts = st.sent_at.timestamp()
+                    if ts < sent_ts - skew:
+                        self._early(r, st, sent_ts)
+                    if not centre:
+                        self.now = now
+                        self._received_regime(r, opened, (r.file, r.line, mid, "receipt"))
+                        continue
+                    p = pending.pop(mid, None) if pending else None
+                    if p is not None:
+                        sent = p[0]
+                        if sent is not opened and sent.statement_bytes != opened.statement_bytes:
+                            self._compare(sent, p[1], p[2], opened, r.file, r.line)
+                        evidence = ((r.file, r.line, mid, "receipt"), (p[1], p[2], mid, "sending"))
+                    else:
+                        if st.sender in owners:
+                            unsent.setdefault(mid, []).append(
+                                _Receipt(opened, r.owner, r.file, r.line, ts)
+                            )
+                        evidence = ((r.file, r.line, mid, "receipt"),)
+                    receiver = r.owner
+                    basis = received_basis
+                    at = r.at
+                    at_ts = ts
+                    note = ""
+                # The message is provided to ``receiver``: measure it (see _provide).
+                plan = plans.get(type(st))
+                if plan is None:
+                    plan = self._plan(st)
+                if plan.seen is not None:
+                    self._see(plan.seen, st.sender, receiver)
+                checks = plan.checks
+                if checks:
+                    prov = new_provision(
+                        opened,
+                        plan.kind,
+                        receiver,
+                        basis,
+                        at,
+                        True,
+                        evidence,
+                        note,
+                        at_ts,
+                        None,
+                        now,
+                    )
+                    for check in checks:
+                        check(prov)
+                    if early:
+                        expire(now)
+        finally:
+            self.period_lo, self.period_hi = period_lo, period_hi
+            self.count = count
+            self.now = now
 
     def _untrusted(self, r: Record) -> None:
         if r.envelope is None:
@@ -403,92 +609,31 @@ class _Engine:
         else:
             self.rejected.setdefault(mid, (r.file, r.line))
 
-    def _sent(self, r: Record, opened: Opened) -> None:
+    def _sent_regime(self, r: Record, opened: Opened) -> None:
+        """A sending to a regime (its central contact, or every party, receives it)."""
         st = opened.statement
         mid = st.id
-        key = (r.owner, st.epoch)
-        seqs = self.sent_seqs.get(key)
-        if seqs is None:
-            seqs = self.sent_seqs[key] = _Seqs()
-        top = seqs.top
-        before = seqs.see(st.seq, mid, r.file, r.line)
-        if before is not None:
-            if before[0] == mid:
-                return  # a retransmission
-            self._reused(r, st, before)
-        elif st.seq > top + 1:
-            self._gap(r, st, top)
-        receipts = self.unsent.pop(mid, None)
-        if receipts is not None:
-            for rc in receipts:
-                self._compare(opened, r.file, r.line, rc.opened, rc.file, rc.line)
-        if not st.recipient[:1].isupper():
-            entry = self.regime.get(mid)
-            if entry is None:
-                entry = self.regime[mid] = _Regime(opened)
-            entry.sent = (r.file, r.line)
-            er = self.expected_receiver(st)
-            own = er == st.sender  # the central contact's own message: it holds it at once
-            if er is not None and (own or er not in self.owners) and not entry.provided:
-                entry.provided = True
-                self._provide(
-                    opened,
-                    er,
-                    Basis.SENT,
-                    to_utc(st.sent_at),
-                    True,
-                    (self.ev(r.file, r.line, mid, "sending"),),
-                    "the central contact's own message, provided when sent"
-                    if own
-                    else self._not_given(er),
-                )
-            return
-        if receipts is not None:
-            return  # received before its sent record came in the merge: already provided
-        receiver = st.recipient
-        if receiver in self.owners:
-            self.pending[mid] = _Sent(opened, r.file, r.line, r.ts)
-            return
-        self._provide(
-            opened,
-            receiver,
-            Basis.SENT,
-            to_utc(st.sent_at),
-            True,
-            (self.ev(r.file, r.line, mid, "sending"),),
-            self._not_given(receiver),
-        )
+        entry = self.regime.get(mid)
+        if entry is None:
+            entry = self.regime[mid] = _Regime(opened)
+        entry.sent = (r.file, r.line)
+        er = self.expected_receiver(st)
+        own = er == st.sender  # the central contact's own message: it holds it at once
+        if er is not None and (own or er not in self.owners) and not entry.provided:
+            entry.provided = True
+            self._provide(
+                opened,
+                er,
+                Basis.SENT,
+                to_utc(st.sent_at),
+                True,
+                ((r.file, r.line, mid, "sending"),),
+                "the central contact's own message, provided when sent"
+                if own
+                else self._not_given(er),
+            )
 
-    def _received(self, r: Record, opened: Opened) -> None:
-        st = opened.statement
-        mid = st.id
-        key = (r.owner, st.sender, st.epoch)
-        seqs = self.recv_seqs.get(key)
-        if seqs is None:
-            seqs = self.recv_seqs[key] = _Seqs()
-        before = seqs.see(st.seq, mid, r.file, r.line)
-        if before is not None:
-            if before[0] == mid:
-                self._duplicate(r, st, before)
-                return
-            self._reused(r, st, before)
-        sent_ts = st.sent_at.timestamp()
-        if r.ts < sent_ts - self.skew:
-            self._early(r, st, sent_ts)
-        receipt_ev = self.ev(r.file, r.line, mid, "receipt")
-        if not st.recipient[:1].isupper():
-            self._received_regime(r, opened, receipt_ev)
-            return
-        p = self.pending.pop(mid, None)
-        evidence: tuple[Evidence, ...] = (receipt_ev,)
-        if p is not None:
-            self._compare(p.opened, p.file, p.line, opened, r.file, r.line)
-            evidence = (receipt_ev, self.ev(p.file, p.line, mid, "sending"))
-        elif st.sender in self.owners:
-            self.unsent.setdefault(mid, []).append(_Receipt(opened, r.owner, r.file, r.line, r.ts))
-        self._provide(opened, r.owner, Basis.RECEIVED, r.at, True, evidence)
-
-    def _received_regime(self, r: Record, opened: Opened, receipt_ev: Evidence) -> None:
+    def _received_regime(self, r: Record, opened: Opened, receipt_ev: EvidenceRef) -> None:
         st = opened.statement
         mid = st.id
         entry = self.regime.get(mid)
@@ -615,14 +760,16 @@ class _Engine:
         if self.windows is not None:
             self.windows.finish(self.in_scope)
         self._unknown_key_findings()
+        self.timing.flush()
+        self.responses.flush()
         return start, end
 
     def _lost(self, end: datetime) -> None:
-        for mid, p in self.pending.items():
-            st = p.opened.statement
+        for mid, (opened, file, line, ts) in self.pending.items():
+            st = opened.statement
             receiver = st.recipient
-            sent_ev = self.ev(p.file, p.line, mid, "sending")
-            evidence: tuple[Evidence, ...] = (sent_ev,)
+            sent_ev: EvidenceLike = (file, line, mid, "sending")
+            evidence: tuple[EvidenceLike, ...] = (sent_ev,)
             note = f"{receiver}'s log is given but has no receipt of it"
             untrusted = self.untrusted_received.get(mid)
             rejected = self.rejected.get(mid)
@@ -636,10 +783,10 @@ class _Engine:
                 evidence = (sent_ev, self.ev(*rejected, mid, "rejection"))
             if untrusted is None:
                 log_end = self.coverage[receiver].end
-                near_end = p.ts + self.skew > log_end
+                near_end = ts + self.skew > log_end
                 what = kind_words(st.kind)
                 tail = (
-                    f"; {receiver}'s log ends {format_delta(log_end - p.ts)} after the sending, "
+                    f"; {receiver}'s log ends {format_delta(log_end - ts)} after the sending, "
                     "within the clock-skew tolerance, so it may still arrive"
                     if near_end
                     else ""
@@ -655,7 +802,7 @@ class _Engine:
                     instants={"sent": to_utc(st.sent_at)},
                     evidence=evidence,
                 )
-            self._provide(p.opened, receiver, Basis.NEVER, None, True, evidence, note, end)
+            self._provide(opened, receiver, Basis.NEVER, None, True, evidence, note, end)
         self.pending.clear()
 
     def _regime_leftovers(self, end: datetime) -> None:
@@ -714,7 +861,7 @@ class _Engine:
         if self.windows is None:
             return
         self.now = to_utc(activity.at).timestamp()
-        self.windows.on_activity(activity, self.ev(rank, line, None, "activity"), self.scope_now)
+        self.windows.on_activity(activity, (rank, line, None, "activity"), self.scope_now)
 
 
 # -- observed activities ------------------------------------------------------------------------
@@ -844,13 +991,7 @@ def audit(
         streams += [
             _activity_batches(a, len(sources) + j, engine.until) for j, a in enumerate(activities)
         ]
-        on_record = engine.record
-        for batch in merge_batches(streams):
-            for _ts, rank, line, item in batch:
-                if type(item) is Record:
-                    on_record(item)
-                else:
-                    engine.activity(item, rank, line)
+        engine.run(itertools.chain.from_iterable(merge_batches(streams)))
     finally:
         gc.set_threshold(*gc_thresholds)
         if pool is not None:

@@ -10,18 +10,20 @@ missing (a violation once the deadline lies inside the audited period, open othe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from nrrc.audit.findings import Evidence
+import msgspec
+from msgspec.structs import asdict
+
+from nrrc.audit.findings import EvidenceLike
 from nrrc.catalogue import MeasuredAt, Rule
 from nrrc.envelope import Opened
 from nrrc.messages import Statement
 from nrrc.timeutil import to_utc
 
-__all__ = ["Basis", "Provision", "kind_words", "payload_values", "short_id"]
+__all__ = ["Basis", "Provision", "kind_words", "payload_values", "short_id", "values_of"]
 
 
 class Basis(Enum):
@@ -35,9 +37,15 @@ class Basis(Enum):
     """The receiver's log is given but has no receipt of the message."""
 
 
-@dataclass(slots=True)
-class Provision:
-    """One message provided (or not) to one receiver."""
+_SENDING = MeasuredAt.SENDING
+
+
+class Provision(msgspec.Struct, gc=False):
+    """One message provided (or not) to one receiver.
+
+    Built once per provision and handed to every check of its kind (the audit's hot path: a
+    C-level struct, no cycle through it, so the cyclic collector never tracks it).
+    """
 
     opened: Opened
     kind: str
@@ -48,9 +56,19 @@ class Provision:
     """The receipt (RECEIVED), the sending (SENT), or None (NEVER)."""
     first: bool
     """True for the first provision of this message (once-per-message rules look only here)."""
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[EvidenceLike, ...]
+    """The log lines that show it, as :class:`~nrrc.audit.findings.Evidence` or as
+    ``(file rank, line, message id, role)`` (resolved to names only when a finding cites them)."""
     note: str = ""
     """Why the instant is not a receipt, for explanations (empty when it is)."""
+    ts: float | None = None
+    """``at`` as a POSIX timestamp (None when ``at`` is None)."""
+    period_end: datetime | None = None
+    """The end of the audited period, known only for NEVER provisions (made at the end)."""
+    now: float = 0.0
+    """The instant of the audit's pass when this provision was made."""
+    values: dict[str, Any] | None = None
+    """The payload's fields by name, once a check asked for them (see :func:`values_of`)."""
 
     @property
     def statement(self) -> Statement:
@@ -64,27 +82,34 @@ class Provision:
 
     def instant(self, rule: Rule) -> datetime | None:
         """The instant ``rule`` measures: the sending, or the receipt (None when never)."""
-        if rule.measured_at is MeasuredAt.SENDING:
+        if rule.measured_at is _SENDING:
             return self.sent_at
         return self.at
 
     def verb(self, rule: Rule) -> str:
         """``received`` or ``sent``: what the measured instant is."""
-        if rule.measured_at is MeasuredAt.SENDING or self.basis is Basis.SENT:
+        if rule.measured_at is _SENDING or self.basis is Basis.SENT:
             return "sent"
         return "received"
 
     def suffix(self, rule: Rule) -> str:
         """The note on a stand-in instant, when it applies to ``rule``."""
-        if rule.measured_at is MeasuredAt.SENDING or not self.note:
+        if rule.measured_at is _SENDING or not self.note:
             return ""
         return f" ({self.note})"
 
 
+def values_of(prov: Provision) -> dict[str, Any]:
+    """:func:`payload_values` of a provision's statement, computed once per provision."""
+    values = prov.values
+    if values is None:
+        values = prov.values = asdict(prov.opened.statement.payload)
+    return values
+
+
 def payload_values(statement: Statement) -> dict[str, Any]:
     """The payload's fields by name (for rule conditions and anchors)."""
-    payload = statement.payload
-    return {f: getattr(payload, f) for f in payload.__struct_fields__}
+    return asdict(statement.payload)
 
 
 def short_id(message_id: str) -> str:

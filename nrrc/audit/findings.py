@@ -17,6 +17,8 @@ import msgspec
 __all__ = [
     "AuditResult",
     "Evidence",
+    "EvidenceLike",
+    "EvidenceRef",
     "Finding",
     "Measurement",
     "Outcome",
@@ -41,6 +43,12 @@ class Evidence(msgspec.Struct, frozen=True, omit_defaults=True):
     message_id: str | None = None
     role: str = ""
     """What the line is to the finding: ``notice``, ``receipt``, ``acknowledgement`` ..."""
+
+
+EvidenceRef = tuple[int, int, str | None, str]
+"""Evidence not yet named: ``(file rank, line, message id, role)``. The audit carries these
+(cheap tuples) and the collector turns the ones a finding cites into :class:`Evidence`."""
+EvidenceLike = Evidence | EvidenceRef
 
 
 class Finding(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

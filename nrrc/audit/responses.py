@@ -15,44 +15,59 @@ open obligations and, for the clock-skew tolerance, answers seen before their tr
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from nrrc.audit import semantics
 from nrrc.audit.collector import Collector
-from nrrc.audit.events import Basis, Provision, kind_words, payload_values, short_id
-from nrrc.audit.findings import Evidence, Measurement
-from nrrc.catalogue import Rule, RuleType
+from nrrc.audit.events import Basis, Provision, kind_words, short_id, values_of
+from nrrc.audit.findings import Evidence, EvidenceLike, Measurement
+from nrrc.audit.timing import FAR
+from nrrc.catalogue import MeasuredAt, Rule, RuleType
 from nrrc.timeutil import format_delta, format_instant
 
 __all__ = ["ResponseChecks"]
 
+_sha256 = hashlib.sha256
 
-@dataclass(slots=True)
-class _Obligation:
+
+class _Obligation(msgspec.Struct, gc=False):
     rule: Rule
     trigger_id: str
     trigger_kind: str
     sender: str
     responder: str
     start: datetime
-    deadline: datetime
+    start_ts: float
     digest: str
     basis: Basis
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[EvidenceLike, ...]
     note: str
+    delta: timedelta
+
+    @property
+    def deadline(self) -> datetime:
+        """The last compliant instant of the answer."""
+        return self.start + self.delta
 
 
-@dataclass(slots=True)
-class _Answer:
+class _Answer(msgspec.Struct, gc=False):
     prov: Provision
     ts: float
 
 
 class ResponseChecks:
-    """Open obligations to answer, keyed by (trigger id, responder)."""
+    """Open obligations to answer, keyed by (trigger id, responder).
+
+    An answer within its bound by a clear margin (one second, on POSIX timestamps) passes
+    without the exact computation; one near or past its bound takes the exact way
+    (:func:`nrrc.audit.semantics.response`).
+    """
 
     def __init__(self, rules: list[Rule], collector: Collector, skew: timedelta) -> None:
         self.collector = collector
@@ -60,22 +75,55 @@ class ResponseChecks:
         self.by_trigger: dict[str, list[Rule]] = defaultdict(list)
         self.by_response: dict[str, list[Rule]] = defaultdict(list)
         self.delta: dict[str, timedelta] = {}
+        self.fast: dict[str, float] = {}
+        """Per rule code measured at receipt: the bound in seconds minus one second (only when
+        measurements are not kept: those take the exact way)."""
         for r in rules:
             if r.type is RuleType.RESPONSE and r.trigger and r.response and r.bound:
                 self.by_trigger[r.trigger].append(r)
                 self.by_response[r.response].append(r)
                 self.delta[r.code] = r.bound.delta
+                if r.measured_at is MeasuredAt.RECEIPT and not collector.keep_measurements:
+                    self.fast[r.code] = r.bound.delta.total_seconds() - 1.0
+        self.passes: dict[str, int] = dict.fromkeys(self.delta, 0)
         self.open: dict[tuple[str, str], list[_Obligation]] = {}
         self.early: dict[tuple[str, str], list[_Answer]] = {}
-        self._early_order: deque[tuple[float, tuple[str, str]]] = deque()
+        self.early_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._bad_digest: set[str] = set()
 
     def kinds(self) -> set[str]:
         """Kinds these checks look at (triggers and answers)."""
         return set(self.by_trigger) | set(self.by_response)
 
+    def handlers(self, kind: str) -> list[Callable[[Provision], None]]:
+        """The checks of ``kind``, in order: the obligations it opens, then the ones it closes.
+        (After them the audit calls :meth:`expire` for every provision of a rule's kind.)"""
+        out: list[Callable[[Provision], None]] = []
+        rules = self.by_trigger.get(kind)
+        if rules:
+            conds = [(r, r.applies_if if r.applies_if else None) for r in rules]
+
+            def trigger(prov: Provision) -> None:
+                if prov.at is None:
+                    return
+                for rule, cond in conds:
+                    if cond is not None and not cond.holds(values_of(prov)):
+                        continue
+                    self._oblige(rule, prov)
+
+            out.append(trigger)
+        if kind in self.by_response:
+            out.append(self.answer)
+        return out
+
+    def answer(self, prov: Provision) -> None:
+        """A message of an answer kind: close the obligations it answers."""
+        if prov.opened.statement.in_reply_to is not None:
+            self._answer(prov, prov.now)
+
     def on_provision(self, prov: Provision, values: dict[str, Any] | None, now: float) -> None:
-        """A trigger opens obligations; an answer closes them."""
+        """A trigger opens obligations; an answer closes them. (The audit uses
+        :meth:`handlers` and :meth:`expire`; this is the same, in one call.)"""
         st = prov.statement
         kind = prov.kind
         rules = self.by_trigger.get(kind)
@@ -83,37 +131,49 @@ class ResponseChecks:
             for rule in rules:
                 if rule.applies_if:
                     if values is None:
-                        values = payload_values(st)
+                        values = values_of(prov)
                     if not rule.applies_if.holds(values):
                         continue
                 self._oblige(rule, prov)
         if kind in self.by_response and st.in_reply_to is not None:
             self._answer(prov, now)
-        self._expire(now)
+        self.expire(now)
 
     def _oblige(self, rule: Rule, prov: Provision) -> None:
-        assert rule.bound is not None and prov.at is not None
-        st = prov.statement
+        at = prov.at
+        ts = prov.ts
+        assert rule.bound is not None and at is not None and ts is not None
+        opened = prov.opened
+        st = opened.statement
         key = (st.id, prov.receiver)
+        delta = self.delta[rule.code]
+        if ts + delta.total_seconds() >= FAR:
+            at + delta  # the deadline is computed when needed: fail now where it cannot be
         ob = _Obligation(
             rule,
             st.id,
             prov.kind,
             st.sender,
             prov.receiver,
-            prov.at,
-            prov.at + self.delta[rule.code],
-            prov.opened.digest,
+            at,
+            ts,
+            _sha256(opened.statement_bytes).hexdigest(),
             prov.basis,
             prov.evidence,
             prov.note,
+            delta,
         )
-        self.open.setdefault(key, []).append(ob)
-        for answer in self.early.pop(key, ()):
-            self._answer(answer.prov, answer.ts)
+        obligations = self.open.get(key)
+        if obligations is None:
+            self.open[key] = [ob]
+        else:
+            obligations.append(ob)
+        if self.early:
+            for answer in self.early.pop(key, ()):
+                self._answer(answer.prov, answer.ts)
 
     def _answer(self, prov: Provision, now: float) -> None:
-        st = prov.statement
+        st = prov.opened.statement
         ref = st.in_reply_to
         assert ref is not None
         key = (ref.id, st.sender)
@@ -121,23 +181,37 @@ class ResponseChecks:
         if not obligations:
             if prov.basis is not Basis.NEVER:
                 self.early.setdefault(key, []).append(_Answer(prov, now))
-                self._early_order.append((now, key))
+                self.early_order.append((now, key))
             return
         remaining = []
+        kind = prov.kind
         for ob in obligations:
-            at = prov.instant(ob.rule)
-            if ob.rule.response != prov.kind or at is None:
+            rule = ob.rule
+            at = prov.instant(rule)
+            if rule.response != kind or at is None:
                 remaining.append(ob)
                 continue
             if ref.digest != ob.digest:
                 self._digest_mismatch(prov, ob)
                 remaining.append(ob)
                 continue
+            limit = self.fast.get(rule.code)
+            ts = prov.ts
+            if limit is not None and ts is not None and ts - ob.start_ts <= limit:
+                self.passes[rule.code] += 1
+                continue
             self._close(ob, prov, at)
         if remaining:
             self.open[key] = remaining
         else:
             del self.open[key]
+
+    def flush(self) -> None:
+        """Hand the passes counted so far to the collector."""
+        for code, n in self.passes.items():
+            if n:
+                self.collector.passed(code, n)
+                self.passes[code] = 0
 
     def _digest_mismatch(self, prov: Provision, ob: _Obligation) -> None:
         st = prov.statement
@@ -161,7 +235,7 @@ class ResponseChecks:
     def _close(self, ob: _Obligation, prov: Provision, at: datetime) -> None:
         rule = ob.rule
         assert rule.bound is not None
-        ok, delay, margin = semantics.response(ob.start, at, self.delta[rule.code])
+        ok, delay, margin = semantics.response(ob.start, at, ob.delta)
         st = prov.statement
         word = "pass"
         if ok:
@@ -204,8 +278,10 @@ class ResponseChecks:
                 )
             )
 
-    def _expire(self, now: float) -> None:
-        order = self._early_order
+    def expire(self, now: float) -> None:
+        """Forget answers seen more than the clock-skew tolerance before ``now`` that found no
+        obligation (their trigger never came)."""
+        order = self.early_order
         while order and order[0][0] < now - self.skew:
             _, key = order.popleft()
             answers = self.early.get(key)
@@ -249,5 +325,10 @@ class ResponseChecks:
         self.open.clear()
 
 
-def _role(evidence: tuple[Evidence, ...], role: str) -> tuple[Evidence, ...]:
-    return tuple(Evidence(e.file, e.line, e.message_id, f"{role} {e.role}") for e in evidence)
+def _role(evidence: tuple[EvidenceLike, ...], role: str) -> tuple[EvidenceLike, ...]:
+    return tuple(
+        Evidence(e.file, e.line, e.message_id, f"{role} {e.role}")
+        if isinstance(e, Evidence)
+        else (e[0], e[1], e[2], f"{role} {e[3]}")
+        for e in evidence
+    )

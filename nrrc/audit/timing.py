@@ -3,22 +3,130 @@
 Each provision of a notice (see :mod:`nrrc.audit.events`) is measured against every lead-time
 and lag rule of its kind whose ``applies_if`` holds for its payload; the span of a notice's window
 is checked once per message. The semantics are those of :mod:`nrrc.audit.semantics`.
+
+The audit asks :meth:`TimingChecks.handlers` for the checks of each kind once, then calls them
+on every provision of that kind. A check first decides on plain POSIX timestamps whether the
+message is compliant by a clear margin (at least one second: the float error of a timestamp is
+below 0.1 ms up to the year 9999, so such a margin is never an artefact); only a message near
+or past its bound, or with a value a timestamp cannot stand for, goes through the exact
+:mod:`~nrrc.audit.semantics` functions. Passes are counted in plain ints and handed to the
+collector by :meth:`TimingChecks.flush`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timezone
 from typing import Any
 
 from nrrc.audit import semantics
 from nrrc.audit.collector import Collector
-from nrrc.audit.events import Basis, Provision, kind_words, payload_values, short_id
+from nrrc.audit.events import Basis, Provision, kind_words, short_id, values_of
 from nrrc.audit.findings import Measurement
-from nrrc.catalogue import Rule, RuleType
+from nrrc.catalogue import MeasuredAt, Rule, RuleType
 from nrrc.timeutil import format_delta, format_instant
 
-__all__ = ["TimingChecks"]
+__all__ = ["FAR", "TimingChecks"]
+
+EPOCH_DAY = date(1970, 1, 1).toordinal()
+"""The proleptic ordinal of 1970-01-01: ``(d.toordinal() - EPOCH_DAY) * 86400`` is the POSIX
+timestamp of 00:00 UTC on date ``d``."""
+FAR = datetime(9000, 1, 1, tzinfo=UTC).timestamp()
+"""Bounds beyond this instant go the exact way (which fails where the datetimes overflow)."""
+DAY = semantics.DAY
+
+
+class _Timed:
+    """One lead-time or lag rule on the provisions of one kind."""
+
+    __slots__ = ("anchor", "checks", "cond", "days", "fast", "lead", "passes", "rule", "secs")
+
+    def __init__(self, rule: Rule, checks: TimingChecks) -> None:
+        assert rule.bound is not None and rule.anchor is not None
+        self.rule = rule
+        self.checks = checks
+        self.cond = rule.applies_if if rule.applies_if else None
+        self.anchor = rule.anchor
+        self.lead = rule.type is RuleType.LEAD_TIME
+        self.secs = rule.bound.seconds
+        self.days = rule.bound.amount if rule.bound.is_days else None
+        # Measurements record every measured value: those audits take the exact way.
+        self.fast = (
+            rule.measured_at is MeasuredAt.RECEIPT and not checks.collector.keep_measurements
+        )
+        self.passes = 0
+
+    def check(self, prov: Provision) -> None:
+        """Measure one provision (the fast way when it is plainly compliant)."""
+        cond = self.cond
+        if cond is not None and not cond.holds(values_of(prov)):
+            return
+        anchor = getattr(prov.opened.statement.payload, self.anchor, None)
+        if anchor is None:
+            return
+        ts = prov.ts
+        if ts is not None and self.fast:
+            t = type(anchor)
+            limit = None
+            if t is date:
+                midnight = (anchor.toordinal() - EPOCH_DAY) * DAY
+                days = self.days
+                if days is None:  # 00:00 UTC of the date -/+ the bound
+                    limit = midnight - self.secs if self.lead else midnight + self.secs
+                elif self.lead:  # the UTC date of receipt <= anchor - N days
+                    limit = midnight - (days - 1) * DAY
+                else:  # the UTC date of receipt <= anchor + N days
+                    limit = midnight + (days + 1) * DAY
+            elif t is datetime:
+                tz = anchor.tzinfo
+                if tz is UTC or type(tz) is timezone:
+                    a = anchor.timestamp()
+                    limit = a - self.secs if self.lead else a + self.secs
+            if limit is not None and ts <= limit - 1.0 and limit < FAR:
+                self.passes += 1
+                return
+        self.checks._timed(self.rule, prov, anchor, prov.period_end)
+
+
+class _Span:
+    """One span rule on the first provision of each message of one kind."""
+
+    __slots__ = ("checks", "cond", "days", "end", "passes", "rule", "start")
+
+    def __init__(self, rule: Rule, checks: TimingChecks) -> None:
+        assert rule.bound is not None
+        self.rule = rule
+        self.checks = checks
+        self.cond = rule.applies_if if rule.applies_if else None
+        self.start = rule.start_field or ""
+        self.end = rule.end_field or ""
+        self.days = rule.bound.amount if rule.bound.is_days else None
+        self.passes = 0
+
+    def check(self, prov: Provision) -> None:
+        """Measure the window of a message's first provision."""
+        if not prov.first:
+            return
+        cond = self.cond
+        if cond is not None and not cond.holds(values_of(prov)):
+            return
+        payload = prov.opened.statement.payload
+        fields = payload.__struct_fields__
+        start = getattr(payload, self.start) if self.start in fields else None
+        end = getattr(payload, self.end) if self.end in fields else None
+        if start is None or end is None:
+            return
+        days = self.days
+        if (
+            days is not None
+            and type(start) is date
+            and type(end) is date
+            and end.toordinal() - start.toordinal() + 1 <= days
+        ):
+            self.passes += 1
+            return
+        self.checks._span(self.rule, prov, values_of(prov))
 
 
 class TimingChecks:
@@ -35,10 +143,25 @@ class TimingChecks:
                 self.timed[r.kind].append(r)
             elif r.type is RuleType.SPAN:
                 self.spans[r.kind].append(r)
+        self._made: list[_Timed | _Span] = []
 
     def kinds(self) -> set[str]:
         """Kinds these checks look at."""
         return set(self.timed) | set(self.spans)
+
+    def handlers(self, kind: str) -> list[Callable[[Provision], None]]:
+        """The checks of ``kind``, in order: every lead-time and lag rule, then every span."""
+        made: list[_Timed | _Span] = [_Timed(r, self) for r in self.timed.get(kind, ())]
+        made += [_Span(r, self) for r in self.spans.get(kind, ())]
+        self._made += made
+        return [m.check for m in made]
+
+    def flush(self) -> None:
+        """Hand the passes counted so far to the collector."""
+        for m in self._made:
+            if m.passes:
+                self.collector.passed(m.rule.code, m.passes)
+                m.passes = 0
 
     def on_provision(
         self,
@@ -46,7 +169,8 @@ class TimingChecks:
         values: dict[str, Any] | None,
         period_end: datetime | None,
     ) -> None:
-        """Check a provision; ``period_end`` is known (not None) only for NEVER provisions."""
+        """Check a provision the exact way; ``period_end`` is known (not None) only for NEVER
+        provisions. (The audit uses :meth:`handlers`; this is the reference it must equal.)"""
         kind = prov.kind
         timed = self.timed.get(kind)
         spans = self.spans.get(kind) if prov.first else None
@@ -56,7 +180,7 @@ class TimingChecks:
         for rule in timed or ():
             if rule.applies_if:
                 if values is None:
-                    values = payload_values(prov.statement)
+                    values = values_of(prov)
                 if not rule.applies_if.holds(values):
                     continue
             anchor = getattr(payload, rule.anchor or "", None)
@@ -65,7 +189,7 @@ class TimingChecks:
             self._timed(rule, prov, anchor, period_end)
         for rule in spans or ():
             if values is None:
-                values = payload_values(prov.statement)
+                values = values_of(prov)
             if rule.applies_if and not rule.applies_if.holds(values):
                 continue
             self._span(rule, prov, values)

@@ -16,14 +16,15 @@ has ended: memory holds only windows still open.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from nrrc.audit import semantics
 from nrrc.audit.collector import Collector
-from nrrc.audit.events import Provision, kind_words, payload_values, short_id
-from nrrc.audit.findings import Evidence
+from nrrc.audit.events import Provision, kind_words, short_id, values_of
+from nrrc.audit.findings import EvidenceLike
 from nrrc.audit.geo import contains
 from nrrc.catalogue import Rule, RuleType
 from nrrc.observed import Activity
@@ -38,7 +39,7 @@ class _Notice:
     window: semantics.Interval
     area: Any
     message_id: str
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[EvidenceLike, ...]
 
 
 class WindowChecks:
@@ -53,13 +54,17 @@ class WindowChecks:
                 self.by_kind[r.kind].append(r)
                 self.by_activity[r.activity].append(r)
         self.notices: dict[tuple[str, str], list[_Notice]] = {}
-        self.deferred: list[tuple[Rule, Activity, datetime, Evidence, _Notice | None]] = []
+        self.deferred: list[tuple[Rule, Activity, datetime, EvidenceLike, _Notice | None]] = []
 
     def kinds(self) -> set[str]:
         """Kinds whose windows are remembered."""
         return set(self.by_kind)
 
-    def on_provision(self, prov: Provision, values: dict[str, Any] | None) -> None:
+    def handlers(self, kind: str) -> list[Callable[[Provision], None]]:
+        """The checks of ``kind`` (one, remembering the windows of its notices)."""
+        return [self.on_provision] if kind in self.by_kind else []
+
+    def on_provision(self, prov: Provision, values: dict[str, Any] | None = None) -> None:
         """Remember the window of a notice, once per message, from the instant it was provided."""
         if not prov.first:
             return
@@ -67,7 +72,7 @@ class WindowChecks:
         if not rules:
             return
         st = prov.statement
-        values = values if values is not None else payload_values(st)
+        values = values if values is not None else values_of(prov)
         for rule in rules:
             at = prov.instant(rule)
             if at is None:
@@ -94,7 +99,7 @@ class WindowChecks:
             else:
                 del self.notices[key]
 
-    def on_activity(self, activity: Activity, evidence: Evidence, in_scope: Any) -> None:
+    def on_activity(self, activity: Activity, evidence: EvidenceLike, in_scope: Any) -> None:
         """Check an activity against every window rule for it; ``in_scope(agreement, party)``
         says whether the logs could show that party's notices."""
         rules = self.by_activity.get(activity.activity)
@@ -118,7 +123,7 @@ class WindowChecks:
         self.deferred.clear()
 
     def _check(
-        self, rule: Rule, activity: Activity, at: datetime, evidence: Evidence, defer: bool
+        self, rule: Rule, activity: Activity, at: datetime, evidence: EvidenceLike, defer: bool
     ) -> None:
         key = (rule.code, activity.party)
         notices = self.notices.get(key, [])
@@ -148,7 +153,7 @@ class WindowChecks:
         rule: Rule,
         activity: Activity,
         at: datetime,
-        evidence: Evidence,
+        evidence: EvidenceLike,
         wrong_area: _Notice | None,
     ) -> None:
         what = kind_words(rule.kind or "")

@@ -33,9 +33,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nrrc.audit.collector import Collector
-from nrrc.audit.events import Provision, kind_words, payload_values, short_id
-from nrrc.audit.findings import Evidence
-from nrrc.catalogue import Rule, RuleType
+from nrrc.audit.events import Provision, kind_words, short_id, values_of
+from nrrc.audit.findings import EvidenceLike
+from nrrc.catalogue import Applicability, Rule, RuleType
 from nrrc.timeutil import format_instant
 
 __all__ = ["YearlyChecks"]
@@ -45,14 +45,14 @@ __all__ = ["YearlyChecks"]
 class _Tally:
     count: int = 0
     ids: list[str] = field(default_factory=list)
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[EvidenceLike] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class _First:
     at: datetime
     message_id: str
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[EvidenceLike, ...]
     note: str
 
 
@@ -67,9 +67,11 @@ class YearlyChecks:
         self.collector = collector
         self.rules = [r for r in rules if r.type in (RuleType.QUOTA, RuleType.PERIODIC)]
         self.by_kind: dict[str, list[Rule]] = defaultdict(list)
+        self.conds: dict[str, list[tuple[Rule, Applicability | None]]] = defaultdict(list)
         for r in self.rules:
             if r.kind:
                 self.by_kind[r.kind].append(r)
+                self.conds[r.kind].append((r, r.applies_if if r.applies_if else None))
         self.tallies: dict[tuple[str, str, int], _Tally] = {}
         self.firsts: dict[tuple[str, str, int], _First] = {}
 
@@ -77,17 +79,20 @@ class YearlyChecks:
         """Kinds these checks count."""
         return set(self.by_kind)
 
-    def on_provision(self, prov: Provision, values: dict[str, Any] | None) -> None:
+    def handlers(self, kind: str) -> list[Callable[[Provision], None]]:
+        """The checks of ``kind`` (one, counting the first provision of each message)."""
+        return [self.on_provision] if kind in self.by_kind else []
+
+    def on_provision(self, prov: Provision, values: dict[str, Any] | None = None) -> None:
         """Count the first provision of a notice."""
         if not prov.first:
             return
-        rules = self.by_kind.get(prov.kind)
+        rules = self.conds.get(prov.kind)
         if not rules:
             return
-        st = prov.statement
-        values = values if values is not None else payload_values(st)
-        for rule in rules:
-            if rule.applies_if and not rule.applies_if.holds(values):
+        st = prov.opened.statement
+        for rule, cond in rules:
+            if cond is not None and not cond.holds(values_of(prov)):
                 continue
             at = prov.instant(rule)
             if at is None:
