@@ -61,9 +61,9 @@ _TAIL = 96
 its signature)."""
 CACHE_SIZE = 8192
 """Envelopes remembered by their bytes (a message's copies in two logs are near in time)."""
-BATCH = 256
+BATCH = 1024
 """Envelopes per batch sent to a verification worker."""
-LOOKAHEAD = 2048
+LOOKAHEAD = 4096
 """Records read ahead of the audit per log while signatures are checked elsewhere."""
 
 _OK, _BAD, _UNCHECKED = 1, 2, 0
@@ -640,11 +640,10 @@ def log_batches(
                 for batch, tickets in _fast(source, rank, verifier, check_signatures, stats, state):
                     for fast_item, ticket in zip(batch, tickets, strict=True):
                         ahead.append((fast_item[3], _NONE, ticket))
-                        first = ahead[0][2]
-                        if len(ahead) > LOOKAHEAD or first is None or first.ready():
-                            drained = drain(False)
-                            if drained:
-                                yield drained
+                    # Once per block: what is ready (and all but LOOKAHEAD records) goes on.
+                    drained = drain(False)
+                    if drained:
+                        yield drained
         except fastscan.Doubt:
             # Hand over to scan_log: it names every problem from the doubtful line on. The
             # record held back may yet be distrusted by a break at the line after it.
