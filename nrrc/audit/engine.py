@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 import os
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -107,32 +109,33 @@ class AuditOptions:
 
 
 class _Seqs:
-    """The recent sequence numbers of one sender and epoch in one log."""
+    """The recent sequence numbers of one sender and epoch in one log: each new number is
+    remembered (with its message id, file and line); when more than ``2 * SEQ_WINDOW`` are,
+    those more than SEQ_WINDOW below the highest are forgotten."""
 
-    __slots__ = ("ids", "top")
+    __slots__ = ("ids", "ordered", "top")
 
     def __init__(self) -> None:
         self.top = 0
         self.ids: dict[int, tuple[str, int, int]] = {}
-
-    def see(self, seq: int, mid: str, file: int, line: int) -> tuple[str, int, int] | None:
-        """Record ``seq``; returns what was seen before under it (id, file, line), if anything.
-        (The pass does the same inline.)"""
-        before = self.ids.get(seq)
-        if before is not None:
-            return before
-        self.ids[seq] = (mid, file, line)
-        if seq > self.top:
-            self.top = seq
-        if len(self.ids) > 2 * SEQ_WINDOW:
-            self.prune()
-        return None
+        self.ordered = True
+        """Whether each number came above every number before it (the usual case): the dict's
+        order is then numeric and the forgotten ones are a prefix of it."""
 
     def prune(self) -> None:
         """Forget the numbers more than SEQ_WINDOW below the highest."""
         floor = self.top - SEQ_WINDOW
-        self.ids = {s: v for s, v in self.ids.items() if s > floor}
+        ids = self.ids
+        if self.ordered:
+            keys = list(ids)
+            for s in keys[: bisect_right(keys, floor)]:
+                del ids[s]
+        else:
+            self.ids = {s: v for s, v in ids.items() if s > floor}
 
+
+_REGIME, _ELSEWHERE, _GIVEN = 0, 1, 2
+"""Where a message goes (see ``_Engine.routes``)."""
 
 _Sent = tuple[Opened, int, int, float]
 """A sent record awaiting its receipt: (opened, file rank, line, instant)."""
@@ -254,8 +257,13 @@ class _Engine:
         self.kind_of: dict[type, str] = {t: k for k, t in types.statements.items()}
         self.plans: dict[type, _Plan] = {}
         self.plans_by_kind: dict[str, _Plan] = {}
-        self.is_centre: dict[str, bool] = {}
-        """Recipient -> whether it is a centre (uppercase) rather than a regime."""
+        self.routes: dict[str, int] = {}
+        """Recipient -> _REGIME (a regime id, lowercase), _ELSEWHERE (a centre whose log is not
+        given) or _GIVEN (a centre whose log is given)."""
+        self.ends = [-math.inf] * len(sources)
+        """The latest trusted record of each log (by rank), folded into ``coverage`` and the
+        audited period by :meth:`run`."""
+        self.rank_coverage = [self.coverage[s.owner] for s in sources]
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -341,7 +349,7 @@ class _Engine:
         checks = plan.checks
         if not checks:
             return
-        ts = at.timestamp() if at is not None else None
+        ts = at.timestamp() if at is not None else math.nan
         now = self.now
         prov = Provision(
             opened, plan.kind, receiver, basis, at, first, evidence, note, ts, period_end, now
@@ -438,91 +446,93 @@ class _Engine:
         pending = self.pending
         unsent = self.unsent
         owners = self.owners
-        coverage = self.coverage
-        is_centre = self.is_centre
+        routes = self.routes
+        ends = self.ends
         plans = self.plans
         windows = self.windows
         early = self.early_order
         expire = self.responses.expire
         skew = self.skew
+        skew_ok = skew >= 0
         window2 = 2 * SEQ_WINDOW
         received_basis = Basis.RECEIVED
         sent_basis = Basis.SENT
         new_seqs = _Seqs
         new_provision = Provision
-        period_lo, period_hi = self.period_lo, self.period_hi
+        period_lo = self.period_lo
         count = self.count
-        now = self.now
+        ts = self.now
         try:
-            for _ts, rank, line, item in items:
-                if type(item) is not record_type:
-                    self.now = now
-                    self.activity(item, rank, line)
-                    now = self.now
+            # A record's merge rank and line are its file and line (the stream makes both),
+            # and its owner is its log's owner. Activities come only with observed logs.
+            for ts, rank, line, r in items:
+                if windows is not None and type(r) is not record_type:
+                    self.activity(r, rank, line)
                     continue
-                r = item
-                ts = now = r.ts
-                count += 1
-                if windows is not None and not count & 4095:
-                    windows.sweep(r.at)
+                if windows is not None:
+                    count += 1
+                    if not count & 4095:
+                        windows.sweep(r.at)
                 opened = r.opened
                 if opened is None:
                     self._untrusted(r)
                     continue
                 # Only trusted records extend the audited period and the logs' coverage.
-                if ts > period_hi:
-                    period_hi = ts
+                if ts > ends[rank]:
+                    ends[rank] = ts
                 if ts < period_lo:
                     period_lo = ts
-                cov = coverage[r.owner]
-                if ts > cov.end:
-                    cov.end = ts
                 st = opened.statement
                 mid = st.id
                 seq = st.seq
                 recipient = st.recipient
-                centre = is_centre.get(recipient)
-                if centre is None:
-                    centre = is_centre[recipient] = recipient[:1].isupper()
+                route = routes.get(recipient)
+                if route is None:
+                    route = routes[recipient] = self._route(recipient)
                 if r.direction == "sent":
                     key2 = (r.owner, st.epoch)
                     seqs = sent_seqs.get(key2)
                     if seqs is None:
                         seqs = sent_seqs[key2] = new_seqs()
-                    top = seqs.top
                     ids = seqs.ids
                     before = ids.get(seq)
                     if before is None:
-                        ids[seq] = (mid, r.file, r.line)
-                        if seq > top:
+                        ids[seq] = (mid, rank, line)
+                        top = seqs.top
+                        if seq == top + 1:  # the usual: the next number
                             seqs.top = seq
+                        elif seq > top:
+                            seqs.top = seq
+                            self._gap(r, st, top)
+                        else:
+                            seqs.ordered = False
                         if len(ids) > window2:
                             seqs.prune()
-                        if seq > top + 1:
-                            self._gap(r, st, top)
                     elif before[0] == mid:
                         continue  # a retransmission
                     else:
                         self._reused(r, st, before)
-                    receipts = unsent.pop(mid, None) if unsent else None
-                    if receipts is not None:
-                        for rc in receipts:
-                            self._compare(opened, r.file, r.line, rc.opened, rc.file, rc.line)
-                    if not centre:
-                        self.now = now
-                        self._sent_regime(r, opened)
+                    if unsent and mid in unsent:
+                        # Received before its sent record came in the merge: provided then.
+                        for rc in unsent.pop(mid):
+                            self._compare(opened, rank, line, rc.opened, rc.file, rc.line)
+                        if route is _REGIME:
+                            self.now = ts
+                            self._sent_regime(r, opened)
                         continue
-                    if receipts is not None:
-                        continue  # received before its sent record came in the merge
-                    if recipient in owners:
-                        pending[mid] = (opened, r.file, r.line, ts)
+                    if route is _GIVEN:
+                        pending[mid] = (opened, rank, line, ts)
+                        continue
+                    if route is _REGIME:
+                        self.now = ts
+                        self._sent_regime(r, opened)
                         continue
                     # The receiver's log is not given: the sending stands in for the receipt.
                     receiver = recipient
                     basis = sent_basis
                     at = to_utc(st.sent_at)
                     at_ts = at.timestamp()
-                    evidence: tuple[EvidenceLike, ...] = ((r.file, r.line, mid, "sending"),)
+                    evidence: tuple[EvidenceLike, ...] = ((rank, line, mid, "sending"),)
                     note = self._not_given(receiver)
                 else:
                     key3 = (r.owner, st.sender, st.epoch)
@@ -532,9 +542,11 @@ class _Engine:
                     ids = seqs.ids
                     before = ids.get(seq)
                     if before is None:
-                        ids[seq] = (mid, r.file, r.line)
+                        ids[seq] = (mid, rank, line)
                         if seq > seqs.top:
                             seqs.top = seq
+                        else:
+                            seqs.ordered = False
                         if len(ids) > window2:
                             seqs.prune()
                     elif before[0] == mid:
@@ -542,28 +554,31 @@ class _Engine:
                         continue
                     else:
                         self._reused(r, st, before)
-                    sent_ts = st.sent_at.timestamp()
-                    if ts < sent_ts - skew:
-                        self._early(r, st, sent_ts)
-                    if not centre:
-                        self.now = now
-                        self._received_regime(r, opened, (r.file, r.line, mid, "receipt"))
+                    at = r.at
+                    # Received before sent beyond the tolerance (on timestamps; the datetimes
+                    # in order already rule it out when the tolerance is not negative).
+                    if not skew_ok or at < st.sent_at:
+                        sent_ts = st.sent_at.timestamp()
+                        if ts < sent_ts - skew:
+                            self._early(r, st, sent_ts)
+                    if route is _REGIME:
+                        self.now = ts
+                        self._received_regime(r, opened, (rank, line, mid, "receipt"))
                         continue
-                    p = pending.pop(mid, None) if pending else None
+                    p = pending.pop(mid, None)
                     if p is not None:
                         sent = p[0]
                         if sent is not opened and sent.statement_bytes != opened.statement_bytes:
-                            self._compare(sent, p[1], p[2], opened, r.file, r.line)
-                        evidence = ((r.file, r.line, mid, "receipt"), (p[1], p[2], mid, "sending"))
+                            self._compare(sent, p[1], p[2], opened, rank, line)
+                        evidence = ((rank, line, mid, "receipt"), (p[1], p[2], mid, "sending"))
                     else:
                         if st.sender in owners:
                             unsent.setdefault(mid, []).append(
-                                _Receipt(opened, r.owner, r.file, r.line, ts)
+                                _Receipt(opened, r.owner, rank, line, ts)
                             )
-                        evidence = ((r.file, r.line, mid, "receipt"),)
+                        evidence = ((rank, line, mid, "receipt"),)
                     receiver = r.owner
                     basis = received_basis
-                    at = r.at
                     at_ts = ts
                     note = ""
                 # The message is provided to ``receiver``: measure it (see _provide).
@@ -585,16 +600,31 @@ class _Engine:
                         note,
                         at_ts,
                         None,
-                        now,
+                        ts,
                     )
                     for check in checks:
                         check(prov)
                     if early:
-                        expire(now)
+                        expire(ts)
         finally:
-            self.period_lo, self.period_hi = period_lo, period_hi
+            self.period_lo = period_lo
             self.count = count
-            self.now = now
+            self.now = ts
+            for rank, end in enumerate(ends):
+                cov = self.rank_coverage[rank]
+                if end > cov.end:
+                    cov.end = end
+                if end > self.period_hi:
+                    self.period_hi = end
+
+    def _route(self, recipient: str) -> int:
+        if not recipient[:1].isupper():
+            return _REGIME
+        return _GIVEN if recipient in self.owners else _ELSEWHERE
+
+    def record(self, r: Record) -> None:
+        """One record (:meth:`run` does the same for a whole stream, faster)."""
+        self.run(((r.ts, r.file, r.line, r),))
 
     def _untrusted(self, r: Record) -> None:
         if r.envelope is None:

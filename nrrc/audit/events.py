@@ -10,6 +10,7 @@ missing (a violation once the deadline lies inside the audited period, open othe
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -61,8 +62,9 @@ class Provision(msgspec.Struct, gc=False):
     ``(file rank, line, message id, role)`` (resolved to names only when a finding cites them)."""
     note: str = ""
     """Why the instant is not a receipt, for explanations (empty when it is)."""
-    ts: float | None = None
-    """``at`` as a POSIX timestamp (None when ``at`` is None)."""
+    ts: float = math.nan
+    """``at`` as a POSIX timestamp; NaN when ``at`` is None (every comparison with it is
+    false, so no fast path ever takes a provision that never happened)."""
     period_end: datetime | None = None
     """The end of the audited period, known only for NEVER provisions (made at the end)."""
     now: float = 0.0

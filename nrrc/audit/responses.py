@@ -16,6 +16,7 @@ open obligations and, for the clock-skew tolerance, answers seen before their tr
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -34,6 +35,7 @@ from nrrc.timeutil import format_delta, format_instant
 __all__ = ["ResponseChecks"]
 
 _sha256 = hashlib.sha256
+_SENDING = MeasuredAt.SENDING
 
 
 class _Obligation(msgspec.Struct, gc=False):
@@ -49,16 +51,15 @@ class _Obligation(msgspec.Struct, gc=False):
     evidence: tuple[EvidenceLike, ...]
     note: str
     delta: timedelta
+    limit: float
+    """The latest compliant answer timestamp minus one second when the rule is measured at
+    receipt and measurements are not kept, else -inf: an answer up to it passes without the
+    exact way."""
 
     @property
     def deadline(self) -> datetime:
         """The last compliant instant of the answer."""
         return self.start + self.delta
-
-
-class _Answer(msgspec.Struct, gc=False):
-    prov: Provision
-    ts: float
 
 
 class ResponseChecks:
@@ -76,18 +77,19 @@ class ResponseChecks:
         self.by_response: dict[str, list[Rule]] = defaultdict(list)
         self.delta: dict[str, timedelta] = {}
         self.fast: dict[str, float] = {}
-        """Per rule code measured at receipt: the bound in seconds minus one second (only when
-        measurements are not kept: those take the exact way)."""
+        """Per rule code: the bound in seconds minus one second, or -inf when the rule is
+        measured at sending or measurements are kept (those take the exact way)."""
         for r in rules:
             if r.type is RuleType.RESPONSE and r.trigger and r.response and r.bound:
                 self.by_trigger[r.trigger].append(r)
                 self.by_response[r.response].append(r)
                 self.delta[r.code] = r.bound.delta
-                if r.measured_at is MeasuredAt.RECEIPT and not collector.keep_measurements:
-                    self.fast[r.code] = r.bound.delta.total_seconds() - 1.0
+                fast = r.measured_at is MeasuredAt.RECEIPT and not collector.keep_measurements
+                self.fast[r.code] = r.bound.delta.total_seconds() - 1.0 if fast else -math.inf
         self.passes: dict[str, int] = dict.fromkeys(self.delta, 0)
         self.open: dict[tuple[str, str], list[_Obligation]] = {}
-        self.early: dict[tuple[str, str], list[_Answer]] = {}
+        self.early: dict[tuple[str, str], list[Provision]] = {}
+        """Answers seen before any obligation they could close (clock skew), by key."""
         self.early_order: deque[tuple[float, tuple[str, str]]] = deque()
         self._bad_digest: set[str] = set()
 
@@ -98,28 +100,62 @@ class ResponseChecks:
     def handlers(self, kind: str) -> list[Callable[[Provision], None]]:
         """The checks of ``kind``, in order: the obligations it opens, then the ones it closes.
         (After them the audit calls :meth:`expire` for every provision of a rule's kind.)"""
-        out: list[Callable[[Provision], None]] = []
-        rules = self.by_trigger.get(kind)
-        if rules:
-            conds = [(r, r.applies_if if r.applies_if else None) for r in rules]
-
-            def trigger(prov: Provision) -> None:
-                if prov.at is None:
-                    return
-                for rule, cond in conds:
-                    if cond is not None and not cond.holds(values_of(prov)):
-                        continue
-                    self._oblige(rule, prov)
-
-            out.append(trigger)
+        out: list[Callable[[Provision], None]] = [
+            self._trigger(rule) for rule in self.by_trigger.get(kind, ())
+        ]
         if kind in self.by_response:
-            out.append(self.answer)
+            out.append(self._answer)
         return out
 
-    def answer(self, prov: Provision) -> None:
-        """A message of an answer kind: close the obligations it answers."""
-        if prov.opened.statement.in_reply_to is not None:
-            self._answer(prov, prov.now)
+    def _trigger(self, rule: Rule) -> Callable[[Provision], None]:
+        """The check of one response rule on its trigger kind: :meth:`_oblige`, faster."""
+        cond = rule.applies_if if rule.applies_if else None
+        delta = self.delta[rule.code]
+        span = delta.total_seconds()
+        fast = self.fast[rule.code]
+        opened_by = self.open
+        early = self.early
+        answer = self._answer
+
+        def trigger(prov: Provision) -> None:
+            at = prov.at
+            if at is None:
+                return
+            if cond is not None and not cond.holds(values_of(prov)):
+                return
+            ts = prov.ts
+            if ts + span >= FAR:
+                at + delta  # the deadline is computed when needed: fail now if it cannot be
+            opened = prov.opened
+            st = opened.statement
+            mid = st.id
+            receiver = prov.receiver
+            key = (mid, receiver)
+            ob = _Obligation(
+                rule,
+                mid,
+                prov.kind,
+                st.sender,
+                receiver,
+                at,
+                ts,
+                _sha256(opened.statement_bytes).hexdigest(),
+                prov.basis,
+                prov.evidence,
+                prov.note,
+                delta,
+                ts + fast,
+            )
+            obligations = opened_by.get(key)
+            if obligations is None:
+                opened_by[key] = [ob]
+            else:
+                obligations.append(ob)
+            if early:
+                for early_answer in early.pop(key, ()):
+                    answer(early_answer)
+
+        return trigger
 
     def on_provision(self, prov: Provision, values: dict[str, Any] | None, now: float) -> None:
         """A trigger opens obligations; an answer closes them. (The audit uses
@@ -136,7 +172,7 @@ class ResponseChecks:
                         continue
                 self._oblige(rule, prov)
         if kind in self.by_response and st.in_reply_to is not None:
-            self._answer(prov, now)
+            self._answer(prov)
         self.expire(now)
 
     def _oblige(self, rule: Rule, prov: Provision) -> None:
@@ -147,8 +183,7 @@ class ResponseChecks:
         st = opened.statement
         key = (st.id, prov.receiver)
         delta = self.delta[rule.code]
-        if ts + delta.total_seconds() >= FAR:
-            at + delta  # the deadline is computed when needed: fail now where it cannot be
+        fast = self.fast[rule.code]
         ob = _Obligation(
             rule,
             st.id,
@@ -157,51 +192,49 @@ class ResponseChecks:
             prov.receiver,
             at,
             ts,
-            _sha256(opened.statement_bytes).hexdigest(),
+            opened.digest,
             prov.basis,
             prov.evidence,
             prov.note,
             delta,
+            ts + fast,
         )
-        obligations = self.open.get(key)
-        if obligations is None:
-            self.open[key] = [ob]
-        else:
-            obligations.append(ob)
-        if self.early:
-            for answer in self.early.pop(key, ()):
-                self._answer(answer.prov, answer.ts)
+        self.open.setdefault(key, []).append(ob)
+        for answer in self.early.pop(key, ()):
+            self._answer(answer)
 
-    def _answer(self, prov: Provision, now: float) -> None:
+    def _answer(self, prov: Provision) -> None:
+        """A message of an answer kind: close the obligations it answers (the first answer
+        in time counts), or keep it a while if none is open yet."""
         st = prov.opened.statement
         ref = st.in_reply_to
-        assert ref is not None
+        if ref is None:
+            return
         key = (ref.id, st.sender)
         obligations = self.open.get(key)
         if not obligations:
             if prov.basis is not Basis.NEVER:
-                self.early.setdefault(key, []).append(_Answer(prov, now))
-                self.early_order.append((now, key))
+                self.early.setdefault(key, []).append(prov)
+                self.early_order.append((prov.now, key))
             return
-        remaining = []
+        remaining = None
         kind = prov.kind
         for ob in obligations:
             rule = ob.rule
-            at = prov.instant(rule)
-            if rule.response != kind or at is None:
-                remaining.append(ob)
-                continue
-            if ref.digest != ob.digest:
+            at = prov.sent_at if rule.measured_at is _SENDING else prov.at
+            if rule.response == kind and at is not None:
+                if ref.digest == ob.digest:
+                    if prov.ts <= ob.limit:
+                        self.passes[rule.code] += 1
+                    else:
+                        self._close(ob, prov, at)
+                    continue
                 self._digest_mismatch(prov, ob)
+            if remaining is None:
+                remaining = [ob]
+            else:
                 remaining.append(ob)
-                continue
-            limit = self.fast.get(rule.code)
-            ts = prov.ts
-            if limit is not None and ts is not None and ts - ob.start_ts <= limit:
-                self.passes[rule.code] += 1
-                continue
-            self._close(ob, prov, at)
-        if remaining:
+        if remaining is not None:
             self.open[key] = remaining
         else:
             del self.open[key]
@@ -286,7 +319,7 @@ class ResponseChecks:
             _, key = order.popleft()
             answers = self.early.get(key)
             if answers:
-                kept = [a for a in answers if a.ts >= now - self.skew]
+                kept = [a for a in answers if a.now >= now - self.skew]
                 if kept:
                     self.early[key] = kept
                 else:

@@ -38,9 +38,15 @@ DAY = semantics.DAY
 
 
 class _Timed:
-    """One lead-time or lag rule on the provisions of one kind."""
+    """One lead-time or lag rule on the provisions of one kind.
 
-    __slots__ = ("anchor", "checks", "cond", "days", "fast", "lead", "passes", "rule", "secs")
+    The rule's limit for a message is a fixed offset from its anchor: for a date anchor,
+    ``anchor.toordinal() * DAY + on_date`` (00:00 UTC of the date minus or plus the bound, or
+    for a day bound the end of the last compliant UTC date), for a datetime anchor
+    ``anchor.timestamp() + on_instant``; both offsets include the one-second margin.
+    """
+
+    __slots__ = ("anchor", "checks", "cond", "fast", "on_date", "on_instant", "passes", "rule")
 
     def __init__(self, rule: Rule, checks: TimingChecks) -> None:
         assert rule.bound is not None and rule.anchor is not None
@@ -48,9 +54,17 @@ class _Timed:
         self.checks = checks
         self.cond = rule.applies_if if rule.applies_if else None
         self.anchor = rule.anchor
-        self.lead = rule.type is RuleType.LEAD_TIME
-        self.secs = rule.bound.seconds
-        self.days = rule.bound.amount if rule.bound.is_days else None
+        secs = rule.bound.seconds
+        days = rule.bound.amount if rule.bound.is_days else None
+        midnight = -EPOCH_DAY * DAY  # + toordinal() * DAY: 00:00 UTC of the anchor date
+        if rule.type is RuleType.LEAD_TIME:
+            # received <= 00:00 - bound, or the UTC date of receipt <= anchor - N days
+            self.on_date = midnight - (secs if days is None else (days - 1) * DAY) - 1
+            self.on_instant = -secs - 1
+        else:
+            # received <= 00:00 + bound, or the UTC date of receipt <= anchor + N days
+            self.on_date = midnight + (secs if days is None else (days + 1) * DAY) - 1
+            self.on_instant = secs - 1
         # Measurements record every measured value: those audits take the exact way.
         self.fast = (
             rule.measured_at is MeasuredAt.RECEIPT and not checks.collector.keep_measurements
@@ -65,27 +79,20 @@ class _Timed:
         anchor = getattr(prov.opened.statement.payload, self.anchor, None)
         if anchor is None:
             return
-        ts = prov.ts
-        if ts is not None and self.fast:
+        ts = prov.ts  # NaN when never provided: no comparison holds
+        if self.fast:
             t = type(anchor)
-            limit = None
             if t is date:
-                midnight = (anchor.toordinal() - EPOCH_DAY) * DAY
-                days = self.days
-                if days is None:  # 00:00 UTC of the date -/+ the bound
-                    limit = midnight - self.secs if self.lead else midnight + self.secs
-                elif self.lead:  # the UTC date of receipt <= anchor - N days
-                    limit = midnight - (days - 1) * DAY
-                else:  # the UTC date of receipt <= anchor + N days
-                    limit = midnight + (days + 1) * DAY
+                if ts <= anchor.toordinal() * DAY + self.on_date < FAR:
+                    self.passes += 1
+                    return
             elif t is datetime:
                 tz = anchor.tzinfo
-                if tz is UTC or type(tz) is timezone:
-                    a = anchor.timestamp()
-                    limit = a - self.secs if self.lead else a + self.secs
-            if limit is not None and ts <= limit - 1.0 and limit < FAR:
-                self.passes += 1
-                return
+                if (tz is UTC or type(tz) is timezone) and (
+                    ts <= anchor.timestamp() + self.on_instant < FAR
+                ):
+                    self.passes += 1
+                    return
         self.checks._timed(self.rule, prov, anchor, prov.period_end)
 
 
