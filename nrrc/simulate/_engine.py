@@ -31,7 +31,7 @@ from nrrc.centre import (
 from nrrc.envelope import compose
 from nrrc.keys import Keyring, Signer, load_private_key
 from nrrc.messages import MessageTypes, Point
-from nrrc.msglog import FsyncPolicy, LogWriter
+from nrrc.msglog import EnvelopeCache, FsyncPolicy, LogWriter
 from nrrc.observed import Activity, Fault, ObservedWriter
 from nrrc.scenario import Injection, Scenario
 from nrrc.simulate._ledger import Ledger, RunMetrics
@@ -136,11 +136,17 @@ class _Run:
         self.writers: dict[str, LogWriter] = {}
         if out is not None:
             logs = out / "logs"
+            # Each envelope is logged by its sender and by every recipient: escaped once.
+            envelopes = EnvelopeCache()
             for cid in scenario.centre_ids:
                 path = logs / f"{cid}.log.jsonl"
                 path.unlink(missing_ok=True)
                 self.writers[cid] = LogWriter(
-                    path, self.signers[cid], created=self.local(cid, scenario.start), fsync=fsync
+                    path,
+                    self.signers[cid],
+                    created=self.local(cid, scenario.start),
+                    fsync=fsync,
+                    envelopes=envelopes,
                 )
 
     # -- plumbing ------------------------------------------------------------------------
