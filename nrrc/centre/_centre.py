@@ -107,6 +107,8 @@ class Centre:
         self._ack_codes: dict[str, tuple[str, ...]] = {}
         self._last_payload: tuple[str, bytes, Any] | None = None
         """(kind, payload bytes, decoded payload) of the last plan sent (never mutated)."""
+        self._kinds: dict[type[Statement], str] = {}
+        """Statement type -> its kind (``Statement.kind`` works it out each time)."""
 
     # -- durable state -------------------------------------------------------------------
 
@@ -157,9 +159,25 @@ class Centre:
             heapq.heappop(timers)
 
     def _finish(self, step: Step) -> Step:
-        timers = self.state.timers
-        stale = self._stale
-        while timers and stale(timers[0][2], timers[0][3], timers[0][0]):
+        s = self.state
+        timers = s.timers
+        while timers:
+            at, _, what, key = timers[0]
+            # What _stale says, inlined: this runs after every input.
+            if what == "plan":
+                plan = s.plans.get(key)
+                if plan is not None and plan.send_at == at:
+                    break
+            elif what == "ack":
+                owed = s.acks.get(key)
+                if owed is not None and owed.send_at == at:
+                    break
+            elif what == "retry":
+                pending = s.outbox.get(key)
+                if pending is not None and min(pending.next_retry, pending.expires_at) == at:
+                    break
+            else:
+                break
             heapq.heappop(timers)
         step.wake_at = timers[0][0] if timers else None
         return step
@@ -355,7 +373,7 @@ class Centre:
             self._last_payload = (plan.kind, plan.payload, payload)
         opened = self._compose(now, plan.kind, plan.to, payload, plan.in_reply_to)
         s.done[plan.key] = opened.statement.id
-        self._transmit_new(now, opened, plan.to, step)
+        self._transmit_new(now, opened, plan.kind, plan.to, step)
         data = _plan_data(plan)
         data["late"] = late
         step.events.append(
@@ -370,16 +388,16 @@ class Centre:
             )
         )
 
-    def _transmit_new(self, now: datetime, opened: Opened, to: str, step: Step) -> None:
+    def _transmit_new(self, now: datetime, opened: Opened, kind: str, to: str, step: Step) -> None:
         st = opened.statement
         step.records.append(LogRecord("sent", now, opened.envelope))
-        step.transmits.append(Transmit(to, opened.envelope, st.id, st.kind, 1))
+        step.transmits.append(Transmit(to, opened.envelope, st.id, kind, 1))
         waiting = self._expecting(to)
         if not waiting:
             return
         pending = Pending(
             message_id=st.id,
-            kind=st.kind,
+            kind=kind,
             to=to,
             envelope=opened.envelope,
             digest=opened.digest,
@@ -490,7 +508,9 @@ class Centre:
         st = opened.statement
         sender = st.sender
         message_id = st.id
-        kind = st.kind
+        kind = self._kinds.get(type(st))
+        if kind is None:
+            kind = self._kinds[type(st)] = st.kind
         if sender == self.id:
             step.events.append(Event("own-message", now, message_id=message_id, kind=kind))
             return self._finish(step)
