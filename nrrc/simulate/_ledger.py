@@ -187,12 +187,12 @@ class Ledger:
         self.retransmitted: dict[str, int] = defaultdict(int)
         self.rejections: list[tuple[str, datetime, str]] = []
         self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._values: dict[str, dict[str, Any]] = {}
+        self._values: dict[bytes | None, dict[str, Any]] = {}
         self._timed_codes: dict[str, bool] = {}
         self._responses: dict[str, list[Rule]] = {}
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._bounds: dict[tuple[str, str], tuple[_Bound, _Bound]] = {}
-        self._windows: dict[tuple[str, str], _Window | None] = {}
+        self._windows: dict[tuple[str, str, bytes | None], _Window | None] = {}
         self.handlers: dict[str, Callable[[str, Event], None]] = {
             **dict.fromkeys(_SENT_EVENTS, self._sent),
             "received": self._received,
@@ -442,10 +442,11 @@ class Ledger:
         return min(times) if times else None
 
     def _fact_values(self, fact: SentFact) -> dict[str, Any]:
-        """``fact.values``, decoded once per message."""
-        values = self._values.get(fact.id)
+        """``fact.values``, decoded once per payload (copies of a notice share theirs; read
+        only)."""
+        values = self._values.get(fact.payload)
         if values is None:
-            values = self._values[fact.id] = fact.values
+            values = self._values[fact.payload] = fact.values
         return values
 
     def _window_bounds(self, rule: Rule, kind: str) -> tuple[_Bound, _Bound]:
@@ -470,8 +471,8 @@ class Ledger:
 
     def _window(self, rule: Rule, fact: SentFact) -> _Window | None:
         """The window a notice gives under a window rule (None when its start is missing);
-        worked out once per rule and notice."""
-        key = (rule.code, fact.id)
+        worked out once per rule, kind and payload."""
+        key = (rule.code, fact.kind, fact.payload)
         windows = self._windows
         if key in windows:
             return windows[key]
