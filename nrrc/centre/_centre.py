@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import random
 from datetime import date, datetime, timedelta
+from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -52,6 +53,7 @@ and their senders' sequence windows rise over them, so a duplicate older than th
 any retransmission) is refused as a replay."""
 _PRUNE_EVERY = 512
 _WARN = EventLevel.WARNING
+_INFO = EventLevel.INFO
 
 
 class Centre:
@@ -109,6 +111,8 @@ class Centre:
         """(kind, payload bytes, decoded payload) of the last plan sent (never mutated)."""
         self._kinds: dict[type[Statement], str] = {}
         """Statement type -> its kind (``Statement.kind`` works it out each time)."""
+        self._replies: dict[str, bool] = {}
+        """Kind -> whether some rule requires a reply (other than an acknowledgement) to it."""
 
     # -- durable state -------------------------------------------------------------------
 
@@ -400,7 +404,7 @@ class Centre:
             kind=kind,
             to=to,
             envelope=opened.envelope,
-            digest=opened.digest,
+            digest=sha256(opened.statement_bytes).hexdigest(),  # opened.digest
             first_sent=now,
             attempts=1,
             waiting=waiting,
@@ -514,7 +518,7 @@ class Centre:
         if sender == self.id:
             step.events.append(Event("own-message", now, message_id=message_id, kind=kind))
             return self._finish(step)
-        digest = opened.digest
+        digest = sha256(opened.statement_bytes).hexdigest()  # opened.digest
         s = self.state
         key = f"{sender}/{message_id}"
         origin = delivery.origin
@@ -567,13 +571,16 @@ class Centre:
         if s.accepted % _PRUNE_EVERY == 0:
             self._prune(now)
         step.records.append(LogRecord("received", now, delivery.envelope))
-        step.events.append(Event("received", now, message_id=message_id, kind=kind, peer=sender))
+        step.events.append(Event("received", now, _INFO, message_id, kind, sender))
         if kind == ACK_KIND:
             self._on_ack(now, st, sender, step)
         else:
             self._owe_ack(now, key, st, kind, digest, step)
             # Only a kind some rule answers with a reply needs the planner.
-            if st.recipient == self.id and self.book.reply_rules(kind):
+            replies = self._replies.get(kind)
+            if replies is None:
+                replies = self._replies[kind] = bool(self.book.reply_rules(kind))
+            if replies and st.recipient == self.id:
                 plan, error = self.planner.for_reply(
                     now, kind, sender, ReplyRef(id=message_id, digest=digest), self.rng
                 )

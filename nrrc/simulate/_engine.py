@@ -130,6 +130,8 @@ class _Run:
         self.down: dict[str, datetime] = {}
         self.held: dict[str, list[Delivery]] = {c: [] for c in scenario.centre_ids}
         self.captured: dict[str, bytes] = {}
+        self._capture = any(inj.attack == "replayed" for inj in scenario.injections)
+        """Whether the last envelope each centre accepted is kept (only a replay reads it)."""
         self.sent_kinds: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.events: dict[str, int] = {}
@@ -175,7 +177,8 @@ class _Run:
                             detail=record.detail,
                         )
                 if direction == "received":
-                    self.captured[cid] = record.envelope
+                    if self._capture:
+                        self.captured[cid] = record.envelope
                 elif direction == "rejected":
                     self.rejected[record.reason or "?"] += 1
         if step.transmits:

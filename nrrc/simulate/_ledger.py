@@ -245,15 +245,25 @@ class Ledger:
             members = self.regimes.get(to)
             recipients = tuple(m for m in members if m != centre) if members else (to,)
             self._recipients[(centre, to)] = recipients
-        is_ack = event.name == "ack-sent"
+        metrics = self.metrics
+        metrics.messages_sent += 1
+        message_id = event.message_id
+        if event.name == "ack-sent":
+            # What the general case below gives an acknowledgement (its data says nothing more).
+            self.sent[message_id] = SentFact(
+                message_id, centre, event.kind, to, event.at, "ack", recipients, {}
+            )
+            self.acks.setdefault((str(data["acknowledges"]), centre), message_id)
+            return
         get = data.get
+        purpose = get("purpose", "ack")
         fact = SentFact(
-            event.message_id,
+            message_id,
             centre,
             event.kind,
             to,
             event.at,
-            "ack" if is_ack else get("purpose", "ack"),
+            purpose,
             recipients,
             # The event's own copy of the plan's deadlines: nothing changes it afterwards.
             get("deadlines") or {},
@@ -262,16 +272,13 @@ class Ledger:
             bool(get("profile_late")),
             get("payload"),
         )
-        self.sent[fact.id] = fact
-        metrics = self.metrics
-        metrics.messages_sent += 1
-        if fact.purpose == "ack":
-            acknowledged = str(data["acknowledges"])
-            self.acks.setdefault((acknowledged, centre), fact.id)
+        self.sent[message_id] = fact
+        if purpose == "ack":
+            self.acks.setdefault((str(data["acknowledges"]), centre), message_id)
         else:
             metrics.notices += 1
             if fact.in_reply_to:
-                self.replies.setdefault((fact.in_reply_to, centre), fact.id)
+                self.replies.setdefault((fact.in_reply_to, centre), message_id)
 
     def activity(self, party: str, activity: PlannedActivity) -> None:
         """Record an activity that happened (it goes to the observed log too)."""
