@@ -396,7 +396,8 @@ class Centre:
         st = opened.statement
         step.records.append(LogRecord("sent", now, opened.envelope))
         step.transmits.append(Transmit(to, opened.envelope, st.id, kind, 1))
-        waiting = self._expecting(to)
+        members = self._expected.get(to)  # what _expecting does
+        waiting = list(members) if members is not None else [to]
         if not waiting:
             return
         pending = Pending(
@@ -411,8 +412,12 @@ class Centre:
             next_retry=now + self._first_retry,
             expires_at=now + self._give_up_after,
         )
-        self.state.outbox[st.id] = pending
-        self._arm(min(pending.next_retry, pending.expires_at), "retry", st.id)
+        s = self.state
+        s.outbox[st.id] = pending
+        s.timer_count += 1  # what _arm does
+        heapq.heappush(
+            s.timers, (min(pending.next_retry, pending.expires_at), s.timer_count, "retry", st.id)
+        )
 
     def _retry(self, now: datetime, message_id: str, step: Step) -> None:
         pending = self.state.outbox[message_id]
@@ -552,7 +557,7 @@ class Centre:
         if windows is None:
             windows = s.windows[sender] = {}
         window = windows.get(epoch)
-        if window is not None and window.has(seq):
+        if window is not None and (seq <= window.floor or seq in window.above):  # window.has
             return self._reject(
                 now,
                 delivery,
@@ -562,10 +567,17 @@ class Centre:
             )
         if window is None:
             window = windows[epoch] = Window()
-        if seq == window.floor + 1 and not window.above:
-            window.floor = seq  # the next in order: what Window.add does, directly
+        # What window.add(seq) does, directly (seq lies above the floor and is new).
+        above = window.above
+        floor = window.floor
+        if seq == floor + 1:
+            floor = seq  # the next in order
         else:
-            window.add(seq)
+            above.add(seq)
+        while floor + 1 in above:
+            floor += 1
+            above.discard(floor)
+        window.floor = floor
         s.seen[key] = Seen(digest=digest, received_at=now, epoch=epoch, seq=seq)
         s.accepted += 1
         if s.accepted % _PRUNE_EVERY == 0:
@@ -633,8 +645,10 @@ class Centre:
             self.state.acks.pop(key, None)
             self._send_ack(now, owed, step)
         else:
-            self.state.acks[key] = owed
-            self._arm(send_at, "ack", key)
+            s = self.state
+            s.acks[key] = owed
+            s.timer_count += 1  # what _arm does
+            heapq.heappush(s.timers, (send_at, s.timer_count, "ack", key))
 
     def _on_ack(self, now: datetime, st: Statement, sender: str, step: Step) -> None:
         ref = st.in_reply_to
