@@ -272,6 +272,7 @@ class LogWriter:
         self.signer = signer
         self.fsync = fsync
         self._member = envelopes.member if envelopes is not None else envelope_member
+        self._members = envelopes._members if envelopes is not None else None
         self._forced = fsync is not FsyncPolicy.NEVER
         self.recovered_torn: bytes | None = None
         self._n = 0
@@ -380,7 +381,10 @@ class LogWriter:
         """Append one record; returns its line index ``n``. Durable on return (fsync=always)."""
         if at.tzinfo is not UTC:
             at = to_utc(at)
-        body = self._member(envelope)
+        members = self._members
+        hit = members.get(id(envelope)) if members is not None else None
+        # What EnvelopeCache.member does when it holds this envelope, without the call.
+        body = hit[1] if hit is not None and hit[0] is envelope else self._member(envelope)
         # The bytes msgspec writes for the record struct (tag, then fields in order, None
         # omitted), assembled directly: this runs twice per message in a simulation.
         if reason is not None:

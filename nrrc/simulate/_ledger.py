@@ -189,7 +189,7 @@ class Ledger:
         self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
         self._values: dict[bytes | None, dict[str, Any]] = {}
         self._timed_codes: dict[str, bool] = {}
-        self._responses: dict[str, list[Rule]] = {}
+        self._responses: dict[str, list[tuple[Rule, timedelta]]] = {}
         self._fields: dict[str, dict[str, FieldSpec]] = {}
         self._bounds: dict[tuple[str, str], tuple[_Bound, _Bound]] = {}
         self._windows: dict[tuple[str, str, bytes | None], _Window | None] = {}
@@ -382,25 +382,27 @@ class Ledger:
                     expect=[code],
                 )
 
-    def _response_rules(self, kind: str) -> list[Rule]:
+    def _response_rules(self, kind: str) -> list[tuple[Rule, timedelta]]:
+        """Response rules triggered by ``kind`` that have a bound, with the bound."""
         found = self._responses.get(kind)
         if found is None:
-            found = [r for r in self.book.response.get(kind, ()) if r.bound is not None]
+            found = [
+                (r, r.bound.delta) for r in self.book.response.get(kind, ()) if r.bound is not None
+            ]
             self._responses[kind] = found
         return found
 
     def _check_responses(self, fact: SentFact, end: dict[str, datetime]) -> None:
         if fact.purpose == "ack":
             return
-        for rule in self._response_rules(fact.kind):
-            assert rule.bound is not None
+        for rule, bound in self._response_rules(fact.kind):
             for r in fact.recipients:
                 received = self.receipts.get((fact.id, r))
                 if received is None:
                     continue
                 if rule.response != ACK_KIND and fact.to != r:
                     continue  # a copy to the regime owes no reply
-                deadline = received + rule.bound.delta
+                deadline = received + bound
                 index = self.acks if rule.response == ACK_KIND else self.replies
                 answer_id = index.get((fact.id, r))
                 answered = self.receipts.get((answer_id, fact.sender)) if answer_id else None
