@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from heapq import heappush
 from pathlib import Path
 from typing import Any
 
@@ -161,9 +162,10 @@ class _Run:
         heapq.heappush(self.queue, (at, self.count, what, a, b))
 
     def apply(self, cid: str, step: Step, now: datetime) -> None:
-        if step.records:
+        records = step.records
+        if records:
             writer = self.writers.get(cid)
-            for record in step.records:
+            for record in records:
                 direction = record.direction
                 if writer is not None:
                     if record.reason is None and record.detail is None:
@@ -176,40 +178,46 @@ class _Run:
                             reason=record.reason,
                             detail=record.detail,
                         )
+                if direction == "sent":
+                    continue
                 if direction == "received":
                     if self._capture:
                         self.captured[cid] = record.envelope
                 elif direction == "rejected":
                     self.rejected[record.reason or "?"] += 1
-        if step.transmits:
+        transmits = step.transmits
+        if transmits:
             arrivals = self.network.arrivals
             queue = self.queue
             sent_kinds = self.sent_kinds
-            for t in step.transmits:
+            count = self.count
+            for t in transmits:
                 if t.attempt == 1:
                     sent_kinds[t.kind] += 1
                 for at, recipient, delivery in arrivals(now, cid, t.to, t.envelope):
-                    self.count += 1  # what push does
-                    heapq.heappush(queue, (at, self.count, "arrive", recipient, delivery))
-        if step.events:
+                    count += 1  # what push does
+                    heappush(queue, (at, count, "arrive", recipient, delivery))
+            self.count = count
+        events = step.events
+        if events:
+            counts = self.events
             handlers = self.ledger.handlers
-            events = self.events
-            for event in step.events:
+            for event in events:
                 name = event.name
-                events[name] = events.get(name, 0) + 1
+                counts[name] = counts.get(name, 0) + 1
                 handler = handlers.get(name)
                 if handler is not None:
                     handler(cid, event)
         wake = step.wake_at
         if wake is not None:
             skew = self.skew[cid]
-            true_wake: datetime | None = wake - skew if skew else wake
-        else:
-            true_wake = None
-        if true_wake != self.wake[cid]:
-            self.wake[cid] = true_wake
-            if true_wake is not None:
-                self.push(true_wake if true_wake > now else now, "wake", cid)
+            if skew:
+                wake -= skew
+        if wake != self.wake[cid]:
+            self.wake[cid] = wake
+            if wake is not None:
+                self.count += 1  # what push does
+                heappush(self.queue, (wake if wake > now else now, self.count, "wake", cid, None))
 
     # -- the run -------------------------------------------------------------------------
 
