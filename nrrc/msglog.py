@@ -44,6 +44,7 @@ __all__ = [
     "CHECKPOINT_TYPE",
     "LOG_FORMAT",
     "Checkpoint",
+    "EnvelopeCache",
     "FsyncPolicy",
     "Header",
     "LogLine",
@@ -139,6 +140,7 @@ RECORD_TYPES: dict[str, type[MessageRecord]] = {
     "rejected": Rejected,
 }
 _SIM_BUFFER = 1 << 15
+_sha256 = hashlib.sha256
 _RECORD_HEADS = {d: b'{"type":"%s","n":' % d.encode() for d in RECORD_TYPES}
 
 
@@ -200,6 +202,45 @@ class FsyncPolicy(Enum):
     NEVER = "never"
 
 
+def envelope_member(envelope: bytes) -> bytes:
+    """The envelope's member of a record line: ``,"envelope":"<JSON string>"``, or
+    ``,"envelope_b64":"<base64>"`` when the bytes are not UTF-8."""
+    try:
+        text = envelope.decode("utf-8")
+    except UnicodeDecodeError:
+        return b',"envelope_b64":"%s"' % binascii.b2a_base64(envelope, newline=False)
+    return b',"envelope":%s' % _encoder.encode(text)
+
+
+class EnvelopeCache:
+    """The record member of recently logged envelopes, for writers that log the same envelope
+    objects (a simulation logs each envelope twice: sent by one centre, received by another).
+
+    Give one cache to every :class:`LogWriter` of a process: an envelope appended again (the
+    very same ``bytes`` object) is escaped once. Lines are the same with or without it.
+
+    Args:
+        size: envelopes kept (all are dropped when it is reached).
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._members: dict[int, tuple[bytes, bytes]] = {}
+
+    def member(self, envelope: bytes) -> bytes:
+        """:func:`envelope_member` of ``envelope``, computed once per ``bytes`` object."""
+        key = id(envelope)
+        hit = self._members.get(key)
+        if hit is not None and hit[0] is envelope:
+            return hit[1]
+        member = envelope_member(envelope)
+        if type(envelope) is bytes:  # immutable: safe to reuse while the object is kept here
+            if len(self._members) >= self._size:
+                self._members.clear()
+            self._members[key] = (envelope, member)
+        return member
+
+
 class LogWriter:
     """Appends records to a log, chaining each to the previous one.
 
@@ -214,6 +255,7 @@ class LogWriter:
         signer: the owner's key; checkpoints are signed with it.
         created: the owner's time when the log is created (ignored when resuming).
         fsync: when to force data to disk.
+        envelopes: a cache shared with other writers that log the same envelope objects.
     """
 
     def __init__(
@@ -223,11 +265,15 @@ class LogWriter:
         *,
         created: datetime,
         fsync: FsyncPolicy = FsyncPolicy.ALWAYS,
+        envelopes: EnvelopeCache | None = None,
     ) -> None:
         created_utc = to_utc(created)  # refuse a naive time before touching the file
         self.path = Path(path)
         self.signer = signer
         self.fsync = fsync
+        self._member = envelopes.member if envelopes is not None else envelope_member
+        self._members = envelopes._members if envelopes is not None else None
+        self._forced = fsync is not FsyncPolicy.NEVER
         self.recovered_torn: bytes | None = None
         self._n = 0
         self._head = GENESIS
@@ -335,12 +381,10 @@ class LogWriter:
         """Append one record; returns its line index ``n``. Durable on return (fsync=always)."""
         if at.tzinfo is not UTC:
             at = to_utc(at)
-        try:
-            text = envelope.decode("utf-8")
-        except UnicodeDecodeError:
-            body = b',"envelope_b64":"%s"' % binascii.b2a_base64(envelope, newline=False)
-        else:
-            body = b',"envelope":%s' % _encoder.encode(text)
+        members = self._members
+        hit = members.get(id(envelope)) if members is not None else None
+        # What EnvelopeCache.member does when it holds this envelope, without the call.
+        body = hit[1] if hit is not None and hit[0] is envelope else self._member(envelope)
         # The bytes msgspec writes for the record struct (tag, then fields in order, None
         # omitted), assembled directly: this runs twice per message in a simulation.
         if reason is not None:
@@ -348,10 +392,24 @@ class LogWriter:
         if detail is not None:
             body += b',"detail":%s' % _encoder.encode(detail)
         n = self._n
-        self._write(
-            b'%s%d,"prev":"%s","at":%s%s}'
-            % (_RECORD_HEADS[direction], n, self._head.encode(), _encoder.encode(at), body)
+        line = b"".join(
+            (
+                _RECORD_HEADS[direction],
+                b"%d" % n,
+                b',"prev":"',
+                self._head.encode(),
+                b'","at":',
+                _encoder.encode(at),
+                body,
+                b"}",
+            )
         )
+        if self._forced:
+            self._write(line)
+        else:  # what _write does, unforced
+            self._fh.write(line + b"\n")
+            self._head = _sha256(line).hexdigest()
+            self._n = n + 1
         return n
 
     def checkpoint(self, at: datetime) -> None:

@@ -275,20 +275,23 @@ class Scenario:
                 year_end = midnight_utc(date(year + 1, 1, 1))
                 overlap = min(self.end, year_end) - max(self.start, year_start)
                 count = round(gen.per_year * overlap / (year_end - year_start))
+                # Loop invariants: midnight UTC of first_day + n days is midnight_utc of that day.
+                first_midnight = midnight_utc(first_day)
+                span = int((gen.window if instant else timedelta(days=1)).total_seconds())
+                last_second = gen.window - timedelta(seconds=1)
                 for i in range(count):
-                    day = midnight_utc(first_day + timedelta(days=rng.randrange(days)))
-                    span = gen.window if instant else timedelta(days=1)
-                    at = day + timedelta(seconds=rng.randrange(int(span.total_seconds())))
+                    day = first_midnight + timedelta(days=rng.randrange(days))
+                    at = day + timedelta(seconds=rng.randrange(span))
                     activity = PlannedActivity(
                         id=f"{gen.name}-{party}-{year}-{i + 1}",
                         activity=gen.activity,
                         at=at,
                         end_at=None if instant else at + gen.duration,
                         window_start=day if instant else None,
-                        window_end=day + gen.window - timedelta(seconds=1) if instant else None,
+                        window_end=day + last_second if instant else None,
                         attributes=dict(gen.attributes),
                     )
-                    known = max(self.start, activity.start - planning)
+                    known = max(self.start, (day if instant else at) - planning)
                     out.append(ScheduledItem(known, party, activity))
         return out
 

@@ -19,6 +19,7 @@ from nrrc.msglog import (
     CHECKPOINT_TYPE,
     LOG_FORMAT,
     Checkpoint,
+    EnvelopeCache,
     FsyncPolicy,
     Header,
     LogWriter,
@@ -196,6 +197,33 @@ def test_append_returns_the_line_index_and_tracks_the_head(
     log.close(None)
     log.close(None)  # closing twice is harmless
     assert len(lines(path)) == 2
+
+
+def test_a_shared_envelope_cache_writes_the_same_bytes(
+    tmp_path: Path, types: MessageTypes, signers: dict[str, Signer]
+) -> None:
+    """Writers sharing an EnvelopeCache (the simulator's) write what writers without one write,
+    for the same envelope logged by two owners, for bytes that are not UTF-8, and for an
+    envelope logged again after the cache was emptied."""
+    sent = message(types, signers["US"], 1).envelope
+    garbage = b"\xff\xfe not utf-8"
+
+    def write(cache: EnvelopeCache | None, directory: Path) -> list[bytes]:
+        directory.mkdir()
+        us = LogWriter(directory / "US", signers["US"], created=T0, envelopes=cache)
+        ru = LogWriter(directory / "RU", signers["RU"], created=T0, envelopes=cache)
+        us.append("sent", T0, sent)
+        ru.append("received", T0 + timedelta(seconds=1), sent)
+        ru.append("rejected", T0, garbage, reason="malformed", detail='a "quoted" detail')
+        us.append("rejected", T0, garbage, reason="malformed")
+        for i in range(3):  # more envelopes than the cache holds
+            us.append("sent", T0, message(types, signers["US"], 2 + i).envelope)
+        ru.append("received", T0 + timedelta(seconds=2), sent)
+        us.close(T0 + timedelta(hours=1))
+        ru.close(T0 + timedelta(hours=1))
+        return [(directory / c).read_bytes() for c in ("US", "RU")]
+
+    assert write(EnvelopeCache(size=2), tmp_path / "cached") == write(None, tmp_path / "plain")
 
 
 def test_a_reopened_log_continues_its_chain(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 import random
 from datetime import date, datetime, timedelta
+from hashlib import sha256
 from typing import Any
 
 import msgspec
@@ -52,6 +53,7 @@ and their senders' sequence windows rise over them, so a duplicate older than th
 any retransmission) is refused as a replay."""
 _PRUNE_EVERY = 512
 _WARN = EventLevel.WARNING
+_INFO = EventLevel.INFO
 
 
 class Centre:
@@ -107,6 +109,10 @@ class Centre:
         self._ack_codes: dict[str, tuple[str, ...]] = {}
         self._last_payload: tuple[str, bytes, Any] | None = None
         """(kind, payload bytes, decoded payload) of the last plan sent (never mutated)."""
+        self._kinds: dict[type[Statement], str] = {}
+        """Statement type -> its kind (``Statement.kind`` works it out each time)."""
+        self._replies: dict[str, bool] = {}
+        """Kind -> whether some rule requires a reply (other than an acknowledgement) to it."""
 
     # -- durable state -------------------------------------------------------------------
 
@@ -157,9 +163,25 @@ class Centre:
             heapq.heappop(timers)
 
     def _finish(self, step: Step) -> Step:
-        timers = self.state.timers
-        stale = self._stale
-        while timers and stale(timers[0][2], timers[0][3], timers[0][0]):
+        s = self.state
+        timers = s.timers
+        while timers:
+            at, _, what, key = timers[0]
+            # What _stale says, inlined: this runs after every input.
+            if what == "plan":
+                plan = s.plans.get(key)
+                if plan is not None and plan.send_at == at:
+                    break
+            elif what == "ack":
+                owed = s.acks.get(key)
+                if owed is not None and owed.send_at == at:
+                    break
+            elif what == "retry":
+                pending = s.outbox.get(key)
+                if pending is not None and min(pending.next_retry, pending.expires_at) == at:
+                    break
+            else:
+                break
             heapq.heappop(timers)
         step.wake_at = timers[0][0] if timers else None
         return step
@@ -355,7 +377,7 @@ class Centre:
             self._last_payload = (plan.kind, plan.payload, payload)
         opened = self._compose(now, plan.kind, plan.to, payload, plan.in_reply_to)
         s.done[plan.key] = opened.statement.id
-        self._transmit_new(now, opened, plan.to, step)
+        self._transmit_new(now, opened, plan.kind, plan.to, step)
         data = _plan_data(plan)
         data["late"] = late
         step.events.append(
@@ -370,27 +392,32 @@ class Centre:
             )
         )
 
-    def _transmit_new(self, now: datetime, opened: Opened, to: str, step: Step) -> None:
+    def _transmit_new(self, now: datetime, opened: Opened, kind: str, to: str, step: Step) -> None:
         st = opened.statement
         step.records.append(LogRecord("sent", now, opened.envelope))
-        step.transmits.append(Transmit(to, opened.envelope, st.id, st.kind, 1))
-        waiting = self._expecting(to)
+        step.transmits.append(Transmit(to, opened.envelope, st.id, kind, 1))
+        members = self._expected.get(to)  # what _expecting does
+        waiting = list(members) if members is not None else [to]
         if not waiting:
             return
         pending = Pending(
             message_id=st.id,
-            kind=st.kind,
+            kind=kind,
             to=to,
             envelope=opened.envelope,
-            digest=opened.digest,
+            digest=sha256(opened.statement_bytes).hexdigest(),  # opened.digest
             first_sent=now,
             attempts=1,
             waiting=waiting,
             next_retry=now + self._first_retry,
             expires_at=now + self._give_up_after,
         )
-        self.state.outbox[st.id] = pending
-        self._arm(min(pending.next_retry, pending.expires_at), "retry", st.id)
+        s = self.state
+        s.outbox[st.id] = pending
+        s.timer_count += 1  # what _arm does
+        heapq.heappush(
+            s.timers, (min(pending.next_retry, pending.expires_at), s.timer_count, "retry", st.id)
+        )
 
     def _retry(self, now: datetime, message_id: str, step: Step) -> None:
         pending = self.state.outbox[message_id]
@@ -490,11 +517,13 @@ class Centre:
         st = opened.statement
         sender = st.sender
         message_id = st.id
-        kind = st.kind
+        kind = self._kinds.get(type(st))
+        if kind is None:
+            kind = self._kinds[type(st)] = st.kind
         if sender == self.id:
             step.events.append(Event("own-message", now, message_id=message_id, kind=kind))
             return self._finish(step)
-        digest = opened.digest
+        digest = sha256(opened.statement_bytes).hexdigest()  # opened.digest
         s = self.state
         key = f"{sender}/{message_id}"
         origin = delivery.origin
@@ -528,7 +557,7 @@ class Centre:
         if windows is None:
             windows = s.windows[sender] = {}
         window = windows.get(epoch)
-        if window is not None and window.has(seq):
+        if window is not None and (seq <= window.floor or seq in window.above):  # window.has
             return self._reject(
                 now,
                 delivery,
@@ -538,22 +567,32 @@ class Centre:
             )
         if window is None:
             window = windows[epoch] = Window()
-        if seq == window.floor + 1 and not window.above:
-            window.floor = seq  # the next in order: what Window.add does, directly
+        # What window.add(seq) does, directly (seq lies above the floor and is new).
+        above = window.above
+        floor = window.floor
+        if seq == floor + 1:
+            floor = seq  # the next in order
         else:
-            window.add(seq)
+            above.add(seq)
+        while floor + 1 in above:
+            floor += 1
+            above.discard(floor)
+        window.floor = floor
         s.seen[key] = Seen(digest=digest, received_at=now, epoch=epoch, seq=seq)
         s.accepted += 1
         if s.accepted % _PRUNE_EVERY == 0:
             self._prune(now)
         step.records.append(LogRecord("received", now, delivery.envelope))
-        step.events.append(Event("received", now, message_id=message_id, kind=kind, peer=sender))
+        step.events.append(Event("received", now, _INFO, message_id, kind, sender))
         if kind == ACK_KIND:
             self._on_ack(now, st, sender, step)
         else:
             self._owe_ack(now, key, st, kind, digest, step)
             # Only a kind some rule answers with a reply needs the planner.
-            if st.recipient == self.id and self.book.reply_rules(kind):
+            replies = self._replies.get(kind)
+            if replies is None:
+                replies = self._replies[kind] = bool(self.book.reply_rules(kind))
+            if replies and st.recipient == self.id:
                 plan, error = self.planner.for_reply(
                     now, kind, sender, ReplyRef(id=message_id, digest=digest), self.rng
                 )
@@ -606,8 +645,10 @@ class Centre:
             self.state.acks.pop(key, None)
             self._send_ack(now, owed, step)
         else:
-            self.state.acks[key] = owed
-            self._arm(send_at, "ack", key)
+            s = self.state
+            s.acks[key] = owed
+            s.timer_count += 1  # what _arm does
+            heapq.heappush(s.timers, (send_at, s.timer_count, "ack", key))
 
     def _on_ack(self, now: datetime, st: Statement, sender: str, step: Step) -> None:
         ref = st.in_reply_to

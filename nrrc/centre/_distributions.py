@@ -54,7 +54,15 @@ class Distribution:
 
     def sample_delta(self, rng: random.Random) -> timedelta:
         """One draw as a timedelta rounded to the millisecond."""
-        return _MILLISECOND * round(self.sample(rng) * 1000)  # timedelta(milliseconds=n), faster
+        family = self.family
+        if family == "uniform":
+            a = self.a
+            seconds = a + (self.b - a) * rng.random()  # what sample does
+        elif family == "fixed":
+            seconds = self.a
+        else:
+            seconds = self.sample(rng)
+        return _MILLISECOND * round(seconds * 1000)  # timedelta(milliseconds=n), faster
 
     @property
     def is_zero(self) -> bool:

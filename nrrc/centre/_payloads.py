@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
@@ -65,6 +65,19 @@ def _circle(location: Any) -> dict[str, Any]:
 
 def _default(spec: FieldSpec, start: datetime, context: Mapping[str, Any]) -> Any:
     t = spec.type
+    # The types whose default is built each time come first (the others are constants).
+    if t is FieldType.LIST:
+        assert spec.items is not None
+        if not spec.min_items:
+            return []
+        item = _default(spec.items, start, context)
+        return [item] * spec.min_items if item is not None else None
+    if t is FieldType.AREA:
+        return _circle(context.get("location"))
+    if t is FieldType.DATE:
+        return start.date()
+    if t is FieldType.DATETIME:
+        return start
     if t is FieldType.STRING:
         return _default_string(spec)
     if t is FieldType.INTEGER:
@@ -73,21 +86,10 @@ def _default(spec: FieldSpec, start: datetime, context: Mapping[str, Any]) -> An
         return float(max(spec.minimum or 0.0, 0.0))
     if t is FieldType.BOOLEAN:
         return False
-    if t is FieldType.DATE:
-        return start.date()
-    if t is FieldType.DATETIME:
-        return start
     if t is FieldType.DURATION:
         return timedelta(0)
-    if t is FieldType.ENUM:
-        return spec.values[0] if spec.values else None
-    if t is FieldType.AREA:
-        return _circle(context.get("location"))
-    assert spec.items is not None
-    if not spec.min_items:
-        return []
-    item = _default(spec.items, start, context)
-    return [item] * spec.min_items if item is not None else None
+    assert t is FieldType.ENUM
+    return spec.values[0] if spec.values else None
 
 
 def _coerce(spec: FieldSpec, value: Any) -> Any:
@@ -131,12 +133,13 @@ def build_payload(
         recipe = _recipe(spec, timing, given)
         _RECIPES[recipe_key] = (spec, recipe)
     payload: dict[str, Any] = {}
-    for field_spec, source, alias, coerce in recipe:
-        name = field_spec.name
+    for field_spec, name, source, alias, coerce, constant in recipe:
         if source is _TIMING:
             value = timing[name]
         elif source is _GIVEN:
             value = given[name]
+        elif source is _CONSTANT:
+            value = constant
         elif source is _ALIAS:
             value = given[alias]
         elif source is _SENDER:
@@ -150,15 +153,28 @@ def build_payload(
 
 
 _TIMING, _GIVEN, _ALIAS, _SENDER, _DEFAULT = "timing", "given", "alias", "sender", "default"
-_Recipe = tuple[tuple[FieldSpec, str, str, bool], ...]
+_CONSTANT = "constant"
+"""A default that depends on nothing (the same immutable value every time)."""
+_CONSTANT_TYPES = frozenset(
+    {
+        FieldType.STRING,
+        FieldType.INTEGER,
+        FieldType.NUMBER,
+        FieldType.BOOLEAN,
+        FieldType.DURATION,
+        FieldType.ENUM,
+    }
+)
+_Recipe = tuple[tuple[FieldSpec, str, str, str, bool, Any], ...]
 _RECIPES: dict[tuple[Any, ...], tuple[Kind, _Recipe]] = {}
 _RECIPES_SIZE = 4096
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _recipe(kind: Kind, timing: Mapping[str, Any], given: Mapping[str, Any]) -> _Recipe:
     """Where each field of ``kind`` comes from, given which names ``timing`` and ``given``
     hold (the order of precedence of :func:`build_payload`); fields left out are skipped."""
-    out: list[tuple[FieldSpec, str, str, bool]] = []
+    out: list[tuple[FieldSpec, str, str, str, bool, Any]] = []
     for spec in kind.fields:
         alias = ""
         if spec.name in timing:
@@ -175,6 +191,10 @@ def _recipe(kind: Kind, timing: Mapping[str, Any], given: Mapping[str, Any]) -> 
                 source = _DEFAULT
             else:
                 continue
+        constant = None
+        if source is _DEFAULT and spec.type in _CONSTANT_TYPES:
+            # Neither the start nor the given fields matter; the value is immutable.
+            source, constant = _CONSTANT, _default(spec, _EPOCH, {})
         coerce = spec.type in (FieldType.DATE, FieldType.AREA)
-        out.append((spec, source, alias, coerce))
+        out.append((spec, spec.name, source, alias, coerce, constant))
     return tuple(out)

@@ -12,14 +12,14 @@ margin ahead of the earliest one. A notice no lead-time rule bounds (HCoC) goes 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
 
-from nrrc.catalogue import FieldSpec, FieldType, RuleType
+from nrrc.catalogue import FieldSpec, FieldType, Rule, RuleType
 from nrrc.centre._config import Behaviour, Binding, CentreConfig
 from nrrc.centre._io import PlannedActivity, PlannedMessage
 from nrrc.centre._payloads import PERIODIC_TEMPLATES, build_payload
@@ -38,6 +38,13 @@ class PlanError:
     key: str
     kind: str
     detail: str
+
+
+_TimingRecipe = tuple[tuple[str, int, bool], ...]
+"""Which fields the rules time, in order: (name, 0 start / 1 end / 2 at, optional date)."""
+_Notices = tuple[Binding, tuple[str, ...], tuple[tuple[str, _TimingRecipe, tuple[str, ...]], ...]]
+"""Of one binding: its recipients, and the notices an activity owes (kind, how to time it, the
+codes of its window rules sorted)."""
 
 
 def _ms(at: datetime) -> datetime:
@@ -67,7 +74,7 @@ class Planner:
         mapped = {k for b in config.bindings for ks in b.activity_kinds.values() for k in ks}
         window_kinds = {r.kind for rs in book.window_by_activity.values() for r in rs if r.kind}
         self._activity_kinds = mapped | window_kinds | set(book.lead) | set(book.lag)
-        self._recipes: dict[tuple[str, ...], tuple[tuple[str, int, bool], ...]] = {}
+        self._notice_memo: dict[tuple[str, ...], tuple[_Notices, ...]] = {}
         self._own_bindings = config.own_bindings()
 
     # -- payloads ------------------------------------------------------------------------
@@ -89,24 +96,24 @@ class Planner:
 
     # -- activities ----------------------------------------------------------------------
 
-    def _timing(self, kind: str, activity: PlannedActivity, windows: list[Any]) -> dict[str, Any]:
-        recipe_key = (kind, *(r.code for r in windows))
-        recipe = self._recipes.get(recipe_key)
-        if recipe is None:
-            recipe = self._recipes[recipe_key] = self._timing_recipe(kind, windows)
+    def _timing(self, recipe: _TimingRecipe, activity: PlannedActivity) -> dict[str, Any]:
         timing: dict[str, Any] = {}
         start = activity.start
         choices = (start, activity.end, activity.at)
+        start_date = None
         for name, which, optional_date in recipe:
             if name in timing:
                 continue
             value = choices[which]
-            if optional_date and value.date() == start.date():
-                continue  # an optional end date equal to the start date says nothing
+            if optional_date:
+                if start_date is None:
+                    start_date = start.date()
+                if value.date() == start_date:
+                    continue  # an optional end date equal to the start date says nothing
             timing[name] = value
         return timing
 
-    def _timing_recipe(self, kind: str, windows: list[Any]) -> tuple[tuple[str, int, bool], ...]:
+    def _timing_recipe(self, kind: str, windows: Sequence[Rule]) -> _TimingRecipe:
         """Which fields the rules time, in order: (name, 0 start / 1 end / 2 at, whether it is
         an optional date); fields the kind lacks are left out."""
         specs: dict[str, FieldSpec] = {}
@@ -129,15 +136,38 @@ class Planner:
         return tuple(recipe)
 
     def _kinds_for(
-        self, binding: Binding, activity: PlannedActivity, windows: list[Any]
+        self, binding: Binding, activity: str, windows: Sequence[Rule]
     ) -> dict[str, list[Any]]:
         kinds: dict[str, list[Any]] = {}
         for rule in windows:
             if rule.agreement == binding.agreement and rule.kind:
                 kinds.setdefault(rule.kind, []).append(rule)
-        for kind in binding.activity_kinds.get(activity.activity, ()):
+        for kind in binding.activity_kinds.get(activity, ()):
             kinds.setdefault(kind, [])
         return kinds
+
+    def _notices(self, activity: str, applicable: Sequence[Rule]) -> tuple[_Notices, ...]:
+        """For each own binding: its recipients and, by kind, the notices an activity owes
+        (kind, timing recipe, window rule codes sorted); worked out once per activity and
+        rules."""
+        key = (activity, *[r.code for r in applicable])
+        found = self._notice_memo.get(key)
+        if found is None:
+            me = self.config.id
+            out: list[_Notices] = []
+            for binding in self._own_bindings:
+                kinds = self._kinds_for(binding, activity, applicable)
+                notices = tuple(
+                    (
+                        kind,
+                        self._timing_recipe(kind, kinds[kind]),
+                        tuple(sorted(r.code for r in kinds[kind])),
+                    )
+                    for kind in sorted(kinds)
+                )
+                out.append((binding, tuple(binding.recipients(me)), notices))
+            found = self._notice_memo[key] = tuple(out)
+        return found
 
     def for_activity(
         self, now: datetime, activity: PlannedActivity, rng: random.Random
@@ -146,22 +176,22 @@ class Planner:
         plans: list[Plan] = []
         errors: list[PlanError] = []
         me = self.config.id
-        applicable = self.book.windows(activity.activity, activity.values())
-        for binding in self._own_bindings:
-            kinds = self._kinds_for(binding, activity, applicable)
-            for kind in sorted(kinds):
-                windows = kinds[kind]
-                timing = self._timing(kind, activity, windows)
+        book = self.book
+        for binding, recipients, notices in self._notices(
+            activity.activity, book.activity_windows(activity)
+        ):
+            for kind, recipe, window_codes in notices:
+                timing = self._timing(recipe, activity)
                 fields = build_payload(
-                    self.book.catalogue,
+                    book.catalogue,
                     kind,
                     start=activity.start,
                     given=activity.attributes,
                     timing=timing,
                     sender=me,
                 )
-                leads = self.book.lead_deadlines(kind, fields)
-                lags = self.book.lag_deadlines(kind, fields)
+                leads = book.lead_deadlines(kind, fields)
+                lags = book.lag_deadlines(kind, fields)
                 # Each list is sorted by (instant, code); a stable sort by instant of leads
                 # alone would leave them as they are.
                 deadlines = sorted(leads + lags, key=_instant) if lags else leads
@@ -180,8 +210,7 @@ class Planner:
                     continue
                 codes = [r.code for r, _ in deadlines]
                 by_code = {r.code: at for r, at in deadlines}
-                window_codes = sorted(r.code for r in windows)
-                for i, to in enumerate(binding.recipients(me)):
+                for i, to in enumerate(recipients):
                     late = self._late(rng)
                     at = send_at + late if late is not None else send_at
                     plans.append(
@@ -197,7 +226,7 @@ class Planner:
                             # Each plan owns its lists (the first takes the originals).
                             codes=list(codes) if i else codes,
                             deadlines=dict(by_code) if i else by_code,
-                            window_codes=list(window_codes) if i else window_codes,
+                            window_codes=list(window_codes),
                             activity=activity.id,
                             late=late is not None,
                         )

@@ -14,11 +14,12 @@ provided strictly before it. This one shape covers the three anchor semantics (A
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from nrrc.catalogue import Catalogue, Rule, RuleType
+from nrrc.centre._io import PlannedActivity
 from nrrc.timeutil import Duration, midnight_utc, to_utc
 
 __all__ = ["ACK_KIND", "RuleBook", "first_late"]
@@ -26,7 +27,8 @@ __all__ = ["ACK_KIND", "RuleBook", "first_late"]
 ACK_KIND = "core.ack"
 _TICK = timedelta(microseconds=1)
 _MEMO_SIZE = 4096
-_DELTAS: dict[int, tuple[Duration, timedelta]] = {}
+_DAY = timedelta(days=1)
+_DELTAS: dict[int, tuple[Duration, timedelta, timedelta | None]] = {}
 """Bounds as timedeltas (``Duration.delta`` builds one each time)."""
 
 
@@ -36,6 +38,10 @@ def _anchor(value: Any) -> date | datetime | None:
     if isinstance(value, date):
         return value
     return None
+
+
+def _by_instant_and_code(pair: tuple[Rule, datetime]) -> tuple[datetime, str]:
+    return pair[1], pair[0].code
 
 
 def _as_dict(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,25 +57,36 @@ def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> dat
         bound: the rule's bound.
         before: True for lead times (``anchor - bound``), False for lags (``anchor + bound``).
     """
-    sign = -1 if before else 1
+    cached = _DELTAS.get(id(bound))
+    if cached is None or cached[0] is not bound:
+        cached = _remember(bound)
+    _, delta, days = cached
     if isinstance(anchor, datetime):
-        return anchor + sign * _delta(bound) + _TICK
-    if bound.is_days:
-        last_day = anchor + timedelta(days=sign * bound.amount)
-        return midnight_utc(last_day + timedelta(days=1))
-    return midnight_utc(anchor) + sign * _delta(bound) + _TICK
+        return (anchor - delta if before else anchor + delta) + _TICK
+    if days is not None:
+        last_day = anchor + (-days if before else days)
+        return midnight_utc(last_day + _DAY)
+    return (midnight_utc(anchor) - delta if before else midnight_utc(anchor) + delta) + _TICK
 
 
 def _delta(bound: Duration) -> timedelta:
     """``bound.delta``, remembered per bound object (the rules' bounds live as long as they)."""
     cached = _DELTAS.get(id(bound))
-    if cached is not None and cached[0] is bound:
-        return cached[1]
+    if cached is None or cached[0] is not bound:
+        cached = _remember(bound)
+    return cached[1]
+
+
+def _remember(bound: Duration) -> tuple[Duration, timedelta, timedelta | None]:
+    """(bound, its timedelta, its whole days as a timedelta when written in days)."""
     if len(_DELTAS) >= _MEMO_SIZE:
         _DELTAS.clear()
-    delta = bound.delta
-    _DELTAS[id(bound)] = (bound, delta)
-    return delta
+    found = _DELTAS[id(bound)] = (
+        bound,
+        bound.delta,
+        timedelta(days=bound.amount) if bound.is_days else None,
+    )
+    return found
 
 
 class RuleBook:
@@ -123,13 +140,16 @@ class RuleBook:
             return out
         values = _as_dict(values)
         for rule in rules:
-            if rule.applies_if and not rule.applies_if.holds(values):
+            condition = rule.applies_if
+            if (condition.any_of or condition.all_of) and not condition.holds(values):
                 continue
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
                 continue
             out.append((rule, first_late(anchor, rule.bound, before=True)))
-        return sorted(out, key=lambda pair: (pair[1], pair[0].code))
+        if len(out) > 1:
+            out.sort(key=_by_instant_and_code)
+        return out
 
     def lag_deadlines(self, kind: str, values: Mapping[str, Any]) -> list[tuple[Rule, datetime]]:
         """Every lag rule that applies to a notice of ``kind``, with its first late instant."""
@@ -139,13 +159,16 @@ class RuleBook:
             return out
         values = _as_dict(values)
         for rule in rules:
-            if rule.applies_if and not rule.applies_if.holds(values):
+            condition = rule.applies_if
+            if (condition.any_of or condition.all_of) and not condition.holds(values):
                 continue
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
                 continue
             out.append((rule, first_late(anchor, rule.bound, before=False)))
-        return sorted(out, key=lambda pair: (pair[1], pair[0].code))
+        if len(out) > 1:
+            out.sort(key=_by_instant_and_code)
+        return out
 
     def windows(self, activity: str, values: Mapping[str, Any]) -> list[Rule]:
         """Window rules that require a notice covering this activity, by code."""
@@ -154,13 +177,7 @@ class RuleBook:
             return []
         # The answer depends only on the fields the rules' conditions read: remembered by
         # their values (and types), when these can be hashed.
-        fields = self._window_fields.get(activity)
-        if fields is None:
-            fields = self._window_fields[activity] = tuple(
-                sorted(
-                    {c.field for r in rules for c in (*r.applies_if.any_of, *r.applies_if.all_of)}
-                )
-            )
+        fields = self._condition_fields(activity, rules)
         key: tuple[Any, ...] | None = (activity, *((type(v), v) for v in map(values.get, fields)))
         try:
             found = self._window_memo.get(key)  # type: ignore[arg-type]
@@ -175,6 +192,36 @@ class RuleBook:
                 self._window_memo.clear()
             self._window_memo[key] = tuple(applicable)
         return applicable
+
+    def activity_windows(self, activity: PlannedActivity) -> Sequence[Rule]:
+        """:meth:`windows` of a planned activity and its :meth:`~PlannedActivity.values`
+        (which are built only when the answer is not remembered); read only."""
+        name = activity.activity
+        rules = self.window_by_activity.get(name)
+        if not rules:
+            return ()
+        attributes = activity.attributes
+        # What values.get(f) gives: "activity" and "at" override attributes of those names.
+        picked = [
+            name if f == "activity" else activity.at if f == "at" else attributes.get(f)
+            for f in self._condition_fields(name, rules)
+        ]
+        try:
+            found = self._window_memo.get((name, *[(type(v), v) for v in picked]))
+        except TypeError:
+            found = None
+        return found if found is not None else self.windows(name, activity.values())
+
+    def _condition_fields(self, activity: str, rules: list[Rule]) -> tuple[str, ...]:
+        """The fields the conditions of ``activity``'s window rules read, sorted."""
+        fields = self._window_fields.get(activity)
+        if fields is None:
+            fields = self._window_fields[activity] = tuple(
+                sorted(
+                    {c.field for r in rules for c in (*r.applies_if.any_of, *r.applies_if.all_of)}
+                )
+            )
+        return fields
 
     def ack_rules(self, kind: str) -> list[Rule]:
         """Rules bounding the acknowledgement of ``kind`` (response ``core.ack``)."""

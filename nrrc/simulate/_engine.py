@@ -17,6 +17,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from heapq import heappush
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from nrrc.centre import (
 from nrrc.envelope import compose
 from nrrc.keys import Keyring, Signer, load_private_key
 from nrrc.messages import MessageTypes, Point
-from nrrc.msglog import FsyncPolicy, LogWriter
+from nrrc.msglog import EnvelopeCache, FsyncPolicy, LogWriter
 from nrrc.observed import Activity, Fault, ObservedWriter
 from nrrc.scenario import Injection, Scenario
 from nrrc.simulate._ledger import Ledger, RunMetrics
@@ -130,17 +131,25 @@ class _Run:
         self.down: dict[str, datetime] = {}
         self.held: dict[str, list[Delivery]] = {c: [] for c in scenario.centre_ids}
         self.captured: dict[str, bytes] = {}
+        self._capture = any(inj.attack == "replayed" for inj in scenario.injections)
+        """Whether the last envelope each centre accepted is kept (only a replay reads it)."""
         self.sent_kinds: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.events: dict[str, int] = {}
         self.writers: dict[str, LogWriter] = {}
         if out is not None:
             logs = out / "logs"
+            # Each envelope is logged by its sender and by every recipient: escaped once.
+            envelopes = EnvelopeCache()
             for cid in scenario.centre_ids:
                 path = logs / f"{cid}.log.jsonl"
                 path.unlink(missing_ok=True)
                 self.writers[cid] = LogWriter(
-                    path, self.signers[cid], created=self.local(cid, scenario.start), fsync=fsync
+                    path,
+                    self.signers[cid],
+                    created=self.local(cid, scenario.start),
+                    fsync=fsync,
+                    envelopes=envelopes,
                 )
 
     # -- plumbing ------------------------------------------------------------------------
@@ -153,9 +162,10 @@ class _Run:
         heapq.heappush(self.queue, (at, self.count, what, a, b))
 
     def apply(self, cid: str, step: Step, now: datetime) -> None:
-        if step.records:
+        records = step.records
+        if records:
             writer = self.writers.get(cid)
-            for record in step.records:
+            for record in records:
                 direction = record.direction
                 if writer is not None:
                     if record.reason is None and record.detail is None:
@@ -168,39 +178,46 @@ class _Run:
                             reason=record.reason,
                             detail=record.detail,
                         )
+                if direction == "sent":
+                    continue
                 if direction == "received":
-                    self.captured[cid] = record.envelope
+                    if self._capture:
+                        self.captured[cid] = record.envelope
                 elif direction == "rejected":
                     self.rejected[record.reason or "?"] += 1
-        if step.transmits:
+        transmits = step.transmits
+        if transmits:
             arrivals = self.network.arrivals
             queue = self.queue
             sent_kinds = self.sent_kinds
-            for t in step.transmits:
+            count = self.count
+            for t in transmits:
                 if t.attempt == 1:
                     sent_kinds[t.kind] += 1
                 for at, recipient, delivery in arrivals(now, cid, t.to, t.envelope):
-                    self.count += 1  # what push does
-                    heapq.heappush(queue, (at, self.count, "arrive", recipient, delivery))
-        if step.events:
+                    count += 1  # what push does
+                    heappush(queue, (at, count, "arrive", recipient, delivery))
+            self.count = count
+        events = step.events
+        if events:
+            counts = self.events
             handlers = self.ledger.handlers
-            events = self.events
-            for event in step.events:
+            for event in events:
                 name = event.name
-                events[name] = events.get(name, 0) + 1
+                counts[name] = counts.get(name, 0) + 1
                 handler = handlers.get(name)
                 if handler is not None:
                     handler(cid, event)
         wake = step.wake_at
         if wake is not None:
             skew = self.skew[cid]
-            true_wake: datetime | None = wake - skew if skew else wake
-        else:
-            true_wake = None
-        if true_wake != self.wake[cid]:
-            self.wake[cid] = true_wake
-            if true_wake is not None:
-                self.push(true_wake if true_wake > now else now, "wake", cid)
+            if skew:
+                wake -= skew
+        if wake != self.wake[cid]:
+            self.wake[cid] = wake
+            if wake is not None:
+                self.count += 1  # what push does
+                heappush(self.queue, (wake if wake > now else now, self.count, "wake", cid, None))
 
     # -- the run -------------------------------------------------------------------------
 

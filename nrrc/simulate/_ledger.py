@@ -128,14 +128,11 @@ def _quantile(values: list[float], q: float) -> float | None:
     return round(values[i], 3)
 
 
-@dataclass(frozen=True, slots=True)
-class _Interval:
-    lo: datetime
-    hi: datetime
-    hi_inclusive: bool
-
-    def covers(self, t: datetime) -> bool:
-        return self.lo <= t and (t <= self.hi if self.hi_inclusive else t < self.hi)
+_Window = tuple[datetime, datetime, bool]
+"""The window a notice gives: (first instant, last instant, whether the last is inside)."""
+_Bound = tuple[str, bool] | None
+"""How to read a window bound from a payload: (field name, whether it is a date), or None when
+the kind has no such field."""
 
 
 def _as_instant(value: date | datetime, *, end: bool) -> tuple[datetime, bool]:
@@ -146,6 +143,16 @@ def _as_instant(value: date | datetime, *, end: bool) -> tuple[datetime, bool]:
     if end:
         return midnight_utc(value + timedelta(days=1)), False
     return midnight_utc(value), True
+
+
+def _read(values: dict[str, Any], bound: _Bound) -> date | datetime | None:
+    """A window bound's value in a payload (None when absent or not a string)."""
+    if bound is None:
+        return None
+    raw = values.get(bound[0])
+    if not isinstance(raw, str):
+        return None
+    return date.fromisoformat(raw) if bound[1] else datetime.fromisoformat(raw)
 
 
 class Ledger:
@@ -180,10 +187,12 @@ class Ledger:
         self.retransmitted: dict[str, int] = defaultdict(int)
         self.rejections: list[tuple[str, datetime, str]] = []
         self._recipients: dict[tuple[str, str], tuple[str, ...]] = {}
-        self._values: dict[str, dict[str, Any]] = {}
+        self._values: dict[bytes | None, dict[str, Any]] = {}
         self._timed_codes: dict[str, bool] = {}
-        self._responses: dict[str, list[Rule]] = {}
+        self._responses: dict[str, list[tuple[Rule, timedelta]]] = {}
         self._fields: dict[str, dict[str, FieldSpec]] = {}
+        self._bounds: dict[tuple[str, str], tuple[_Bound, _Bound]] = {}
+        self._windows: dict[tuple[str, str, bytes | None], _Window | None] = {}
         self.handlers: dict[str, Callable[[str, Event], None]] = {
             **dict.fromkeys(_SENT_EVENTS, self._sent),
             "received": self._received,
@@ -236,15 +245,25 @@ class Ledger:
             members = self.regimes.get(to)
             recipients = tuple(m for m in members if m != centre) if members else (to,)
             self._recipients[(centre, to)] = recipients
-        is_ack = event.name == "ack-sent"
+        metrics = self.metrics
+        metrics.messages_sent += 1
+        message_id = event.message_id
+        if event.name == "ack-sent":
+            # What the general case below gives an acknowledgement (its data says nothing more).
+            self.sent[message_id] = SentFact(
+                message_id, centre, event.kind, to, event.at, "ack", recipients, {}
+            )
+            self.acks.setdefault((str(data["acknowledges"]), centre), message_id)
+            return
         get = data.get
+        purpose = get("purpose", "ack")
         fact = SentFact(
-            event.message_id,
+            message_id,
             centre,
             event.kind,
             to,
             event.at,
-            "ack" if is_ack else get("purpose", "ack"),
+            purpose,
             recipients,
             # The event's own copy of the plan's deadlines: nothing changes it afterwards.
             get("deadlines") or {},
@@ -253,16 +272,13 @@ class Ledger:
             bool(get("profile_late")),
             get("payload"),
         )
-        self.sent[fact.id] = fact
-        metrics = self.metrics
-        metrics.messages_sent += 1
-        if fact.purpose == "ack":
-            acknowledged = str(data["acknowledges"])
-            self.acks.setdefault((acknowledged, centre), fact.id)
+        self.sent[message_id] = fact
+        if purpose == "ack":
+            self.acks.setdefault((str(data["acknowledges"]), centre), message_id)
         else:
             metrics.notices += 1
             if fact.in_reply_to:
-                self.replies.setdefault((fact.in_reply_to, centre), fact.id)
+                self.replies.setdefault((fact.in_reply_to, centre), message_id)
 
     def activity(self, party: str, activity: PlannedActivity) -> None:
         """Record an activity that happened (it goes to the observed log too)."""
@@ -366,25 +382,27 @@ class Ledger:
                     expect=[code],
                 )
 
-    def _response_rules(self, kind: str) -> list[Rule]:
+    def _response_rules(self, kind: str) -> list[tuple[Rule, timedelta]]:
+        """Response rules triggered by ``kind`` that have a bound, with the bound."""
         found = self._responses.get(kind)
         if found is None:
-            found = [r for r in self.book.response.get(kind, ()) if r.bound is not None]
+            found = [
+                (r, r.bound.delta) for r in self.book.response.get(kind, ()) if r.bound is not None
+            ]
             self._responses[kind] = found
         return found
 
     def _check_responses(self, fact: SentFact, end: dict[str, datetime]) -> None:
         if fact.purpose == "ack":
             return
-        for rule in self._response_rules(fact.kind):
-            assert rule.bound is not None
+        for rule, bound in self._response_rules(fact.kind):
             for r in fact.recipients:
                 received = self.receipts.get((fact.id, r))
                 if received is None:
                     continue
                 if rule.response != ACK_KIND and fact.to != r:
                     continue  # a copy to the regime owes no reply
-                deadline = received + rule.bound.delta
+                deadline = received + bound
                 index = self.acks if rule.response == ACK_KIND else self.replies
                 answer_id = index.get((fact.id, r))
                 answered = self.receipts.get((answer_id, fact.sender)) if answer_id else None
@@ -433,45 +451,61 @@ class Ledger:
         return min(times) if times else None
 
     def _fact_values(self, fact: SentFact) -> dict[str, Any]:
-        """``fact.values``, decoded once per message."""
-        values = self._values.get(fact.id)
+        """``fact.values``, decoded once per payload (copies of a notice share theirs; read
+        only)."""
+        values = self._values.get(fact.payload)
         if values is None:
-            values = self._values[fact.id] = fact.values
+            values = self._values[fact.payload] = fact.values
         return values
 
-    def _window(self, rule: Rule, fact: SentFact) -> _Interval | None:
-        """The window a notice gives under a window rule (None when its start is missing)."""
-        specs = self._fields.get(fact.kind)
-        if specs is None:
-            specs = self._fields[fact.kind] = {}
-            for f in self.book.catalogue.kinds[fact.kind].fields:
-                specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
+    def _window_bounds(self, rule: Rule, kind: str) -> tuple[_Bound, _Bound]:
+        """How to read ``rule``'s window start and end from a ``kind`` payload."""
+        key = (rule.code, kind)
+        found = self._bounds.get(key)
+        if found is None:
+            specs = self._fields.get(kind)
+            if specs is None:
+                specs = self._fields[kind] = {}
+                for f in self.book.catalogue.kinds[kind].fields:
+                    specs.setdefault(f.name, f)  # the first of a name, as Kind.field finds it
+
+            def bound(name: str | None) -> _Bound:
+                spec = specs.get(name) if name else None
+                if not name or spec is None:
+                    return None
+                return name, spec.type is FieldType.DATE
+
+            found = self._bounds[key] = (bound(rule.window_start), bound(rule.window_end))
+        return found
+
+    def _window(self, rule: Rule, fact: SentFact) -> _Window | None:
+        """The window a notice gives under a window rule (None when its start is missing);
+        worked out once per rule, kind and payload."""
+        key = (rule.code, fact.kind, fact.payload)
+        windows = self._windows
+        if key in windows:
+            return windows[key]
+        window = windows[key] = self._make_window(rule, fact)
+        return window
+
+    def _make_window(self, rule: Rule, fact: SentFact) -> _Window | None:
+        start_bound, end_bound = self._window_bounds(rule, fact.kind)
         values = self._fact_values(fact)
-
-        def read(name: str | None) -> date | datetime | None:
-            raw = values.get(name) if name else None
-            spec = specs.get(name) if name else None
-            if not isinstance(raw, str) or spec is None:
-                return None
-            if spec.type is FieldType.DATE:
-                return date.fromisoformat(raw)
-            return datetime.fromisoformat(raw)
-
-        start = read(rule.window_start)
+        start = _read(values, start_bound)
         if start is None:
             return None
         lo, _ = _as_instant(start, end=False)
-        end = read(rule.window_end)
+        end = _read(values, end_bound)
         if end is not None:
             hi, inclusive = _as_instant(end, end=True)
-            return _Interval(lo, hi, inclusive)
+            return lo, hi, inclusive
         if rule.window_length is not None:
             if isinstance(start, datetime):
-                return _Interval(lo, lo + rule.window_length.delta, True)
-            return _Interval(lo, lo + timedelta(days=rule.window_length.amount), False)
+                return lo, lo + rule.window_length.delta, True
+            return lo, lo + timedelta(days=rule.window_length.amount), False
         if isinstance(start, datetime):
-            return _Interval(lo, lo, True)
-        return _Interval(lo, lo + timedelta(days=1), False)
+            return lo, lo, True
+        return lo, lo + timedelta(days=1), False
 
     def _covered(self, rule: Rule, facts: list[SentFact], at: datetime) -> bool:
         """Whether one of these notices was provided before ``at`` with a window holding it."""
@@ -480,8 +514,10 @@ class Ledger:
             if provided is None or provided >= at:
                 continue
             window = self._window(rule, fact)
-            if window is not None and window.covers(at):
-                return True
+            if window is not None:
+                lo, hi, inclusive = window
+                if lo <= at and (at <= hi if inclusive else at < hi):
+                    return True
         return False
 
     def _check_windows(self, bound_agreements: dict[str, set[str]]) -> None:
@@ -495,8 +531,8 @@ class Ledger:
         receipts = self.receipts
         party_rules: dict[tuple[str, ...], list[Rule]] = {}
         for party, activity in self.activities:
-            applicable = self.book.windows(activity.activity, activity.values())
-            rules_key = (party, *(r.code for r in applicable))
+            applicable = self.book.activity_windows(activity)
+            rules_key = (party, *[r.code for r in applicable])
             rules = party_rules.get(rules_key)
             if rules is None:
                 bound = bound_agreements.get(party, nothing)

@@ -126,6 +126,9 @@ class MemoryNetwork:
         self.default_delay = default_delay
         self.stats = NetworkStats()
         self._links: dict[tuple[str, str], LinkProfile] = {}
+        self._hops: dict[
+            tuple[str, str], tuple[LinkProfile, float, Distribution, tuple[float, float] | None]
+        ] = {}
 
     def link(self, source: str, target: str) -> LinkProfile:
         """The combined faults of ``source`` -> ``target``."""
@@ -146,19 +149,34 @@ class MemoryNetwork:
         return found
 
     def _hop(self, source: str, target: str, depart: datetime) -> datetime | None:
-        profile = self._links.get((source, target)) or self.link(source, target)
+        found = self._hops.get((source, target))
+        if found is None:
+            profile = self.link(source, target)
+            delay = profile.delay
+            found = self._hops[(source, target)] = (
+                profile,
+                profile.loss,
+                delay,
+                # The arithmetic of Distribution.sample for a uniform delay, done here.
+                (delay.a, delay.b - delay.a) if delay.family == "uniform" else None,
+            )
+        profile, loss, delay, uniform = found
         stats = self.stats
         stats.copies += 1
         if profile.outages and profile.down_at(depart):
             stats.lost["outage"] += 1
             return None
-        if profile.loss > 0 and self.rng.random() < profile.loss:
+        rng = self.rng
+        if loss > 0 and rng.random() < loss:
             stats.lost["loss"] += 1
             return None
-        delay = profile.delay
-        if delay.is_zero:
+        if uniform is not None:
+            seconds = uniform[0] + uniform[1] * rng.random()
+        elif delay.is_zero:
             return depart
-        return depart + _MILLISECOND * round(delay.sample(self.rng) * 1000)
+        else:
+            seconds = delay.sample(rng)
+        return depart + _MILLISECOND * round(seconds * 1000)
 
     def route(self, now: datetime, origin: str, to: str, envelope: bytes) -> list[Arrival]:
         """Every arrival of one transmission by ``origin`` addressed to ``to``."""
