@@ -465,10 +465,10 @@ class _Engine:
             # A record's merge rank and line are its file and line (the stream makes both),
             # and its owner is its log's owner. Activities come only with observed logs.
             for ts, rank, line, r in items:
-                if windows is not None and type(r) is not record_type:
-                    self.activity(r, rank, line)
-                    continue
                 if windows is not None:
+                    if type(r) is not record_type:
+                        self.activity(r, rank, line)
+                        continue
                     count += 1
                     if not count & 4095:
                         windows.sweep(r.at)
@@ -566,10 +566,13 @@ class _Engine:
                         continue
                     p = pending.pop(mid, None)
                     if p is not None:
-                        sent = p[0]
+                        sent, sent_rank, sent_line, _ = p
                         if sent is not opened and sent.statement_bytes != opened.statement_bytes:
-                            self._compare(sent, p[1], p[2], opened, rank, line)
-                        evidence = ((rank, line, mid, "receipt"), (p[1], p[2], mid, "sending"))
+                            self._compare(sent, sent_rank, sent_line, opened, rank, line)
+                        evidence = (
+                            (rank, line, mid, "receipt"),
+                            (sent_rank, sent_line, mid, "sending"),
+                        )
                     else:
                         if st.sender in owners:
                             unsent.setdefault(mid, []).append(
