@@ -188,15 +188,13 @@ def test_forgetting_old_sequence_numbers_keeps_exactly_the_window(
                 top = max(top, seq)
                 if len(reference) > 2 * window:
                     reference = {s: v for s, v in reference.items() if s > top - window}
-            ids = remembered.ids  # what _Engine.run does inline
-            if seq not in ids:
-                ids[seq] = ("id", 0, seq)
-                if seq > remembered.top:
-                    remembered.top = seq
-                else:
-                    remembered.ordered = False
-                if len(ids) > 2 * window:
+            if seq > remembered.top:  # what _Engine.run does inline
+                remembered.ids[seq] = ("id", 0, seq)
+                remembered.top = seq
+                if len(remembered.ids) > 2 * window:
                     remembered.prune()
+            else:
+                remembered.again(seq, "id", 0, seq)
             assert sorted(remembered.ids) == sorted(reference)
 
 
