@@ -122,6 +122,19 @@ class _Seqs:
         """Whether each number came above every number before it (the usual case): the dict's
         order is then numeric and the forgotten ones are a prefix of it."""
 
+    def again(self, seq: int, mid: str, file: int, line: int) -> tuple[str, int, int] | None:
+        """A number not above the highest: what was remembered under it (message id, file,
+        line), or None after remembering it. (A number above the highest is new: the pass
+        remembers it inline.)"""
+        ids = self.ids
+        before = ids.get(seq)
+        if before is None:
+            ids[seq] = (mid, file, line)
+            self.ordered = False
+            if len(ids) > 2 * SEQ_WINDOW:
+                self.prune()
+        return before
+
     def prune(self) -> None:
         """Forget the numbers more than SEQ_WINDOW below the highest."""
         floor = self.top - SEQ_WINDOW
@@ -245,8 +258,10 @@ class _Engine:
         self.pending: dict[str, _Sent] = {}
         self.regime: dict[str, _Regime] = {}
         self.unsent: dict[str, list[_Receipt]] = {}
-        self.recv_seqs: dict[tuple[str, str, int], _Seqs] = {}
-        self.sent_seqs: dict[tuple[str, int], _Seqs] = {}
+        self.sent_seqs: dict[str, dict[int, _Seqs]] = {s.owner: {} for s in sources}
+        """Per log owner and epoch: its sent sequence numbers."""
+        self.recv_seqs: dict[str, dict[tuple[str, int], _Seqs]] = {s.owner: {} for s in sources}
+        """Per log owner, sender and epoch: the sequence numbers it received."""
         self.unknown_keys: dict[tuple[int, str], list[int]] = {}
         self.untrusted_sent: set[str] = set()
         self.untrusted_received: dict[str, tuple[int, int]] = {}
@@ -441,8 +456,8 @@ class _Engine:
         lists (none for a kind no rule looks at).
         """
         record_type = Record
-        sent_seqs = self.sent_seqs
-        recv_seqs = self.recv_seqs
+        sent_seqs = [self.sent_seqs[s.owner] for s in self.sources]  # by rank
+        recv_seqs = [self.recv_seqs[s.owner] for s in self.sources]
         pending = self.pending
         unsent = self.unsent
         owners = self.owners
@@ -466,10 +481,10 @@ class _Engine:
             # A record's merge rank and line are its file and line (the stream makes both),
             # and its owner is its log's owner. Activities come only with observed logs.
             for ts, rank, line, r in items:
-                if windows is not None and type(r) is not record_type:
-                    self.activity(r, rank, line)
-                    continue
                 if windows is not None:
+                    if type(r) is not record_type:
+                        self.activity(r, rank, line)
+                        continue
                     count += 1
                     if not count & 4095:
                         windows.sweep(r.at)
@@ -490,28 +505,25 @@ class _Engine:
                 if route is None:
                     route = routes[recipient] = self._route(recipient)
                 if r.direction == "sent":
-                    key2 = (r.owner, st.epoch)
-                    seqs = sent_seqs.get(key2)
+                    by_epoch = sent_seqs[rank]
+                    seqs = by_epoch.get(st.epoch)
                     if seqs is None:
-                        seqs = sent_seqs[key2] = new_seqs()
-                    ids = seqs.ids
-                    before = ids.get(seq)
-                    if before is None:
+                        seqs = by_epoch[st.epoch] = new_seqs()
+                    top = seqs.top
+                    if seq > top:  # above the highest number so far: new (the usual case)
+                        ids = seqs.ids
                         ids[seq] = (mid, rank, line)
-                        top = seqs.top
-                        if seq == top + 1:  # the usual: the next number
-                            seqs.top = seq
-                        elif seq > top:
-                            seqs.top = seq
+                        seqs.top = seq
+                        if seq != top + 1:
                             self._gap(r, st, top)
-                        else:
-                            seqs.ordered = False
                         if len(ids) > window2:
                             seqs.prune()
-                    elif before[0] == mid:
-                        continue  # a retransmission
                     else:
-                        self._reused(r, st, before)
+                        before = seqs.again(seq, mid, rank, line)
+                        if before is not None:
+                            if before[0] == mid:
+                                continue  # a retransmission
+                            self._reused(r, st, before)
                     if unsent and mid in unsent:
                         # Received before its sent record came in the merge: provided then.
                         for rc in unsent.pop(mid):
@@ -535,25 +547,24 @@ class _Engine:
                     evidence: tuple[EvidenceLike, ...] = ((rank, line, mid, "sending"),)
                     note = self._not_given(receiver)
                 else:
-                    key3 = (r.owner, st.sender, st.epoch)
-                    seqs = recv_seqs.get(key3)
+                    by_sender = recv_seqs[rank]
+                    key = (st.sender, st.epoch)
+                    seqs = by_sender.get(key)
                     if seqs is None:
-                        seqs = recv_seqs[key3] = new_seqs()
-                    ids = seqs.ids
-                    before = ids.get(seq)
-                    if before is None:
+                        seqs = by_sender[key] = new_seqs()
+                    if seq > seqs.top:  # above the highest number so far: new
+                        ids = seqs.ids
                         ids[seq] = (mid, rank, line)
-                        if seq > seqs.top:
-                            seqs.top = seq
-                        else:
-                            seqs.ordered = False
+                        seqs.top = seq
                         if len(ids) > window2:
                             seqs.prune()
-                    elif before[0] == mid:
-                        self._duplicate(r, st, before)
-                        continue
                     else:
-                        self._reused(r, st, before)
+                        before = seqs.again(seq, mid, rank, line)
+                        if before is not None:
+                            if before[0] == mid:
+                                self._duplicate(r, st, before)
+                                continue
+                            self._reused(r, st, before)
                     at = r.at
                     # Received before sent beyond the tolerance (on timestamps; the datetimes
                     # in order already rule it out when the tolerance is not negative).
@@ -567,10 +578,13 @@ class _Engine:
                         continue
                     p = pending.pop(mid, None)
                     if p is not None:
-                        sent = p[0]
+                        sent, sent_rank, sent_line, _ = p
                         if sent is not opened and sent.statement_bytes != opened.statement_bytes:
-                            self._compare(sent, p[1], p[2], opened, rank, line)
-                        evidence = ((rank, line, mid, "receipt"), (p[1], p[2], mid, "sending"))
+                            self._compare(sent, sent_rank, sent_line, opened, rank, line)
+                        evidence = (
+                            (rank, line, mid, "receipt"),
+                            (sent_rank, sent_line, mid, "sending"),
+                        )
                     else:
                         if st.sender in owners:
                             unsent.setdefault(mid, []).append(
