@@ -119,27 +119,29 @@ def seal(statement_bytes: bytes, signer: Signer) -> bytes:
     """Sign ``statement_bytes`` and return the envelope's exact bytes."""
     sig = signer.sign(_PAE_PREFIX + b"%d %s" % (len(statement_bytes), statement_bytes))
     # The bytes msgspec would write for an _Envelope, assembled directly (base64 text needs no
-    # JSON escaping; the key id is encoded by msgspec once per key).
+    # JSON escaping; the key id is encoded by msgspec once per key). msgspec writes bytes as a
+    # JSON string of their standard base64 with padding, faster than binascii.
     keyid = _KEYID_JSON.get(signer.key_id)
     if keyid is None:
         if len(_KEYID_JSON) > 4096:
             _KEYID_JSON.clear()
         keyid = _KEYID_JSON[signer.key_id] = _envelope_encoder.encode(signer.key_id)
+    b64_json = _envelope_encoder.encode
     return b"".join(
         (
             _ENVELOPE_HEAD,
-            binascii.b2a_base64(statement_bytes, newline=False),
-            b'","signatures":[{"keyid":',
+            b64_json(statement_bytes),
+            b',"signatures":[{"keyid":',
             keyid,
-            b',"sig":"',
-            binascii.b2a_base64(sig, newline=False),
-            b'"}]}',
+            b',"sig":',
+            b64_json(sig),
+            b"}]}",
         )
     )
 
 
 _KEYID_JSON: dict[str, bytes] = {}
-_ENVELOPE_HEAD = b'{"payloadType":%s,"payload":"' % _envelope_encoder.encode(PAYLOAD_TYPE)
+_ENVELOPE_HEAD = b'{"payloadType":%s,"payload":' % _envelope_encoder.encode(PAYLOAD_TYPE)
 
 
 _B64_VALUE = {

@@ -201,13 +201,14 @@ class RuleBook:
         if not rules:
             return ()
         attributes = activity.attributes
-        # What values.get(f) gives: "activity" and "at" override attributes of those names.
-        picked = [
-            name if f == "activity" else activity.at if f == "at" else attributes.get(f)
-            for f in self._condition_fields(name, rules)
-        ]
+        # The key windows() remembers the answer by, from what values.get(f) gives ("activity"
+        # and "at" override attributes of those names).
+        key: list[Any] = [name]
+        for f in self._condition_fields(name, rules):
+            v = name if f == "activity" else activity.at if f == "at" else attributes.get(f)
+            key.append((type(v), v))
         try:
-            found = self._window_memo.get((name, *[(type(v), v) for v in picked]))
+            found = self._window_memo.get(tuple(key))
         except TypeError:
             found = None
         return found if found is not None else self.windows(name, activity.values())

@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from heapq import heappush
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = ["RunResult", "run_scenario", "scenario_keys"]
 SUMMARY_FORMAT = "nrrc-simulation/1"
 _KEYS_FROM = timedelta(days=30)
 _GC_THRESHOLDS = (20_000, 20, 100)
+_NAME = attrgetter("name")
 _CLOSE_EARLY = timedelta(seconds=1)
 """Logs close one second before the end, so the audited period stays inside the run."""
 _EXPECT = {
@@ -135,7 +137,8 @@ class _Run:
         """Whether the last envelope each centre accepted is kept (only a replay reads it)."""
         self.sent_kinds: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
-        self.events: dict[str, int] = {}
+        self.event_names: list[str] = []
+        """The name of every event, in order (counted for the summary at the end)."""
         self.writers: dict[str, LogWriter] = {}
         if out is not None:
             logs = out / "logs"
@@ -200,12 +203,10 @@ class _Run:
             self.count = count
         events = step.events
         if events:
-            counts = self.events
+            self.event_names.extend(map(_NAME, events))
             handlers = self.ledger.handlers
             for event in events:
-                name = event.name
-                counts[name] = counts.get(name, 0) + 1
-                handler = handlers.get(name)
+                handler = handlers.get(event.name)
                 if handler is not None:
                     handler(cid, event)
         wake = step.wake_at
@@ -482,7 +483,7 @@ class _Run:
                 "lost": dict(sorted(self.network.stats.lost.items())),
             },
             "activities": dict(sorted(activities.items())),
-            "events": dict(sorted(self.events.items())),
+            "events": dict(sorted(Counter(self.event_names).items())),
             "faults": dict(sorted(Counter(f.fault for f in faults).items())),
             "expected_findings": dict(sorted(expected.items())),
             "metrics": self.ledger.metrics.as_dict(),
