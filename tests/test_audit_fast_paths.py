@@ -166,36 +166,50 @@ def test_fast_answers_equal_the_exact_semantics(
     assert outcomes[0] == outcomes[1]
 
 
-@settings(max_examples=200)
-@given(seqs=st.lists(st.integers(1, 60), max_size=150), ordered=st.booleans())
+@settings(max_examples=300)
+@given(
+    seqs=st.lists(st.tuples(st.integers(1, 60), st.sampled_from([3, 3, 3, 4])), max_size=150),
+    ordered=st.booleans(),
+)
 def test_forgetting_old_sequence_numbers_keeps_exactly_the_window(
-    seqs: list[int], ordered: bool
+    seqs: list[tuple[int, int]], ordered: bool
 ) -> None:
-    """The sequence numbers remembered after every record are those of the plain definition:
-    when more than twice the window are held, keep those above the highest minus the window
-    (here with a window of 4, so that a few dozen numbers exercise the forgetting)."""
+    """The sequence numbers remembered after every record are those of the plain definition
+    (when more than twice the window are held, keep those above the highest minus the window;
+    here a window of 4, so that a few dozen numbers exercise the forgetting), each with the
+    message id, file and line it came with, whichever of the two logs of its owner it is in."""
     if ordered:
-        seqs = sorted(set(seqs))
+        seqs = sorted(dict(seqs).items())
     window = 4
-    remembered = engine._Seqs()
-    reference: dict[int, int] = {}
+    remembered = engine._Seqs(3)
+    reference: dict[int, tuple[str, int, int]] = {}
     top = 0
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(engine, "SEQ_WINDOW", window)
-        for seq in seqs:
+        for seq, file in seqs:
+            line = seq * 10 + file
             if seq not in reference:
-                reference[seq] = seq
+                reference[seq] = ("id", file, line)
                 top = max(top, seq)
                 if len(reference) > 2 * window:
                     reference = {s: v for s, v in reference.items() if s > top - window}
             if seq > remembered.top:  # what _Engine.run does inline
-                remembered.ids[seq] = ("id", 0, seq)
+                lines = remembered.lines
+                if lines is not None and file == remembered.file:
+                    remembered.ids[seq] = "id"
+                    lines.append(line)
+                else:
+                    remembered.add(seq, "id", file, line)
                 remembered.top = seq
                 if len(remembered.ids) > 2 * window:
                     remembered.prune()
             else:
-                remembered.again(seq, "id", 0, seq)
+                remembered.again(seq, "id", file, line)
             assert sorted(remembered.ids) == sorted(reference)
+        # Looking up the highest (always remembered) finds it and shows every entry in full.
+        if reference:
+            assert remembered.again(top, "other", 9, 9) == reference[top]
+            assert remembered.ids == reference
 
 
 @settings(max_examples=40)
@@ -218,3 +232,30 @@ def test_the_fast_audit_finds_what_the_exact_audit_finds(
         )
     assert exact.findings == fast.findings
     assert exact.summary == fast.summary
+
+
+def test_a_receipt_in_the_owners_other_log_is_cited_from_that_log(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+) -> None:
+    """US keeps two logs; a message received in the second and again in the first is a
+    duplicate whose first receipt is cited from the second log, at its own line."""
+    from test_audit_kit import Exchange, at, run
+
+    ex = Exchange(types, {**signers, "US2": signers["US"]})
+    text = {"subject": "s", "text": "t"}
+    ex.send(
+        "RU", "US", "core.free_text", text, at("2026-03-01 01:00:00"), at("2026-03-01 01:00:01")
+    )
+    second = ex.send("RU", "US", "core.free_text", text, at("2026-03-01 02:00:00"))
+    ex.log("US2", "received", at("2026-03-01 02:00:01"), second.envelope)
+    ex.log("US", "received", at("2026-03-01 03:00:00"), second.envelope)
+    paths = ex.write(tmp_path, close_at=at("2026-03-02 00:00:00"))
+    duplicates = [f for f in run(paths, cat, keyring).findings if f.code == "REC004"]
+    assert [(Path(e.file).name, e.line, e.role) for f in duplicates for e in f.evidence] == [
+        ("US2.log.jsonl", 2, "receipt"),
+        ("US.log.jsonl", 3, "duplicate receipt"),
+    ]

@@ -37,6 +37,7 @@ import gc
 import itertools
 import math
 import os
+from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,23 +121,46 @@ class AuditOptions:
 class _Seqs:
     """The recent sequence numbers of one sender and epoch in one log: each new number is
     remembered (with its message id, file and line); when more than ``2 * SEQ_WINDOW`` are,
-    those more than SEQ_WINDOW below the highest are forgotten."""
+    those more than SEQ_WINDOW below the highest are forgotten.
 
-    __slots__ = ("ids", "ordered", "top")
+    While every number comes above the highest so far, from one file (the usual case), ``ids``
+    maps a number to its message id and ``lines`` holds, in the same order, the line of each
+    (no object per record: a tuple per record, kept for thousands of records, costs more than
+    the rest of the reconciliation). The first number that does not, or the first lookup that
+    finds one, turns ``ids`` into number -> (message id, file, line) for good.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("file", "ids", "lines", "ordered", "top")
+
+    def __init__(self, file: int) -> None:
         self.top = 0
-        self.ids: dict[int, tuple[str, int, int]] = {}
+        self.file = file
+        self.ids: dict[int, Any] = {}
+        self.lines: array[int] | None = array("q")
         self.ordered = True
-        """Whether each number came above every number before it (the usual case): the dict's
-        order is then numeric and the forgotten ones are a prefix of it."""
+        """Whether each number came above every number before it: the dict's order is then
+        numeric and the forgotten ones are a prefix of it."""
+
+    def _full(self) -> dict[int, Any]:
+        lines = self.lines
+        if lines is not None:
+            self.lines = None
+            file = self.file
+            self.ids = {
+                s: (m, file, line) for (s, m), line in zip(self.ids.items(), lines, strict=True)
+            }
+        return self.ids
+
+    def add(self, seq: int, mid: str, file: int, line: int) -> None:
+        """A number above the highest, remembered as (message id, file, line)."""
+        self._full()[seq] = (mid, file, line)
 
     def again(self, seq: int, mid: str, file: int, line: int) -> tuple[str, int, int] | None:
         """A number not above the highest: what was remembered under it (message id, file,
         line), or None after remembering it. (A number above the highest is new: the pass
         remembers it inline.)"""
-        ids = self.ids
-        before = ids.get(seq)
+        ids = self._full()
+        before: tuple[str, int, int] | None = ids.get(seq)
         if before is None:
             ids[seq] = (mid, file, line)
             self.ordered = False
@@ -150,8 +174,11 @@ class _Seqs:
         ids = self.ids
         if self.ordered:
             keys = list(ids)
-            for s in keys[: bisect_right(keys, floor)]:
+            cut = bisect_right(keys, floor)
+            for s in keys[:cut]:
                 del ids[s]
+            if self.lines is not None:
+                del self.lines[:cut]
         else:
             self.ids = {s: v for s, v in ids.items() if s > floor}
 
@@ -517,15 +544,19 @@ class _Engine:
                     by_epoch = sent_seqs[rank]
                     seqs = by_epoch.get(st.epoch)
                     if seqs is None:
-                        seqs = by_epoch[st.epoch] = new_seqs()
+                        seqs = by_epoch[st.epoch] = new_seqs(rank)
                     top = seqs.top
                     if seq > top:  # above the highest number so far: new (the usual case)
-                        ids = seqs.ids
-                        ids[seq] = (mid, rank, line)
+                        lines = seqs.lines
+                        if lines is not None and rank == seqs.file:
+                            seqs.ids[seq] = mid
+                            lines.append(line)
+                        else:
+                            seqs.add(seq, mid, rank, line)
                         seqs.top = seq
                         if seq != top + 1:
                             self._gap(r, st, top)
-                        if len(ids) > window2:
+                        if len(seqs.ids) > window2:
                             seqs.prune()
                     else:
                         before = seqs.again(seq, mid, rank, line)
@@ -560,12 +591,16 @@ class _Engine:
                     key = (st.sender, st.epoch)
                     seqs = by_sender.get(key)
                     if seqs is None:
-                        seqs = by_sender[key] = new_seqs()
+                        seqs = by_sender[key] = new_seqs(rank)
                     if seq > seqs.top:  # above the highest number so far: new
-                        ids = seqs.ids
-                        ids[seq] = (mid, rank, line)
+                        lines = seqs.lines
+                        if lines is not None and rank == seqs.file:
+                            seqs.ids[seq] = mid
+                            lines.append(line)
+                        else:
+                            seqs.add(seq, mid, rank, line)
                         seqs.top = seq
-                        if len(ids) > window2:
+                        if len(seqs.ids) > window2:
                             seqs.prune()
                     else:
                         before = seqs.again(seq, mid, rank, line)
