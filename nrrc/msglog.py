@@ -220,10 +220,10 @@ class EnvelopeCache:
     very same ``bytes`` object) is escaped once. Lines are the same with or without it.
 
     Args:
-        size: envelopes kept (all are dropped when it is reached).
+        size: envelopes kept (the oldest is dropped to make room for a new one).
     """
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 128) -> None:
         self._size = size
         self._members: dict[int, tuple[bytes, bytes]] = {}
 
@@ -235,9 +235,10 @@ class EnvelopeCache:
             return hit[1]
         member = envelope_member(envelope)
         if type(envelope) is bytes:  # immutable: safe to reuse while the object is kept here
-            if len(self._members) >= self._size:
-                self._members.clear()
-            self._members[key] = (envelope, member)
+            members = self._members
+            if len(members) >= self._size:
+                del members[next(iter(members))]  # the oldest (dicts keep insertion order)
+            members[key] = (envelope, member)
         return member
 
 

@@ -326,10 +326,6 @@ class Centre:
             rand=self.rng,
         )
 
-    def _expecting(self, to: str) -> list[str]:
-        members = self._expected.get(to)
-        return list(members) if members is not None else [to]
-
     def _send_plan(self, now: datetime, plan: Plan, step: Step) -> None:
         s = self.state
         suspendable = self._suspendable.get(plan.agreement)
@@ -396,7 +392,7 @@ class Centre:
         st = opened.statement
         step.records.append(LogRecord("sent", now, opened.envelope))
         step.transmits.append(Transmit(to, opened.envelope, st.id, kind, 1))
-        members = self._expected.get(to)  # what _expecting does
+        members = self._expected.get(to)  # who must acknowledge it: a regime's other members
         waiting = list(members) if members is not None else [to]
         if not waiting:
             return

@@ -132,7 +132,8 @@ class Planner:
             spec = specs.get(name) if name else None
             if name and spec is not None:
                 optional_date = spec.type is FieldType.DATE and not spec.required
-                recipe.append((name, which, optional_date))
+                if (name, which, optional_date) not in recipe:  # a repeat decides nothing new
+                    recipe.append((name, which, optional_date))
         return tuple(recipe)
 
     def _kinds_for(

@@ -45,6 +45,7 @@ SUMMARY_FORMAT = "nrrc-simulation/1"
 _KEYS_FROM = timedelta(days=30)
 _GC_THRESHOLDS = (20_000, 20, 100)
 _NAME = attrgetter("name")
+_COUNT_EVERY = 4096
 _CLOSE_EARLY = timedelta(seconds=1)
 """Logs close one second before the end, so the audited period stays inside the run."""
 _EXPECT = {
@@ -137,8 +138,9 @@ class _Run:
         """Whether the last envelope each centre accepted is kept (only a replay reads it)."""
         self.sent_kinds: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
+        self.event_counts: Counter[str] = Counter()
         self.event_names: list[str] = []
-        """The name of every event, in order (counted for the summary at the end)."""
+        """Names of the latest events, not yet in ``event_counts`` (counted in bulk)."""
         self.writers: dict[str, LogWriter] = {}
         if out is not None:
             logs = out / "logs"
@@ -203,7 +205,11 @@ class _Run:
             self.count = count
         events = step.events
         if events:
-            self.event_names.extend(map(_NAME, events))
+            names = self.event_names
+            names.extend(map(_NAME, events))
+            if len(names) >= _COUNT_EVERY:
+                self.event_counts.update(names)
+                names.clear()
             handlers = self.ledger.handlers
             for event in events:
                 handler = handlers.get(event.name)
@@ -483,7 +489,7 @@ class _Run:
                 "lost": dict(sorted(self.network.stats.lost.items())),
             },
             "activities": dict(sorted(activities.items())),
-            "events": dict(sorted(Counter(self.event_names).items())),
+            "events": dict(sorted((self.event_counts + Counter(self.event_names)).items())),
             "faults": dict(sorted(Counter(f.fault for f in faults).items())),
             "expected_findings": dict(sorted(expected.items())),
             "metrics": self.ledger.metrics.as_dict(),

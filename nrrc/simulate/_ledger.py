@@ -563,16 +563,27 @@ class Ledger:
                         ),
                         expect=[rule.code],
                     )
-                expected = {r for f in sent for r in f.recipients}
-                after = activity.at + _TICK
-                got = {
-                    r
-                    for f in sent
-                    for r in f.recipients
-                    if receipts.get((f.id, r), after) <= activity.at
-                }
-                if not covered or expected - got or not sent:
+                if not covered or not sent:
                     missing = True
+                elif not missing:
+                    # Missing when some recipient got none of the notices by the activity.
+                    when = activity.at
+                    after = when + _TICK
+                    if len(sent) == 1:
+                        fact = sent[0]
+                        for r in fact.recipients:
+                            if receipts.get((fact.id, r), after) > when:
+                                missing = True
+                                break
+                    else:
+                        expected = {r for f in sent for r in f.recipients}
+                        got = {
+                            r
+                            for f in sent
+                            for r in f.recipients
+                            if receipts.get((f.id, r), after) <= when
+                        }
+                        missing = bool(expected - got)
                 for f in sent:
                     if not f.deadlines:
                         continue

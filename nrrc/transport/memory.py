@@ -126,9 +126,6 @@ class MemoryNetwork:
         self.default_delay = default_delay
         self.stats = NetworkStats()
         self._links: dict[tuple[str, str], LinkProfile] = {}
-        self._hops: dict[
-            tuple[str, str], tuple[LinkProfile, float, Distribution, tuple[float, float] | None]
-        ] = {}
 
     def link(self, source: str, target: str) -> LinkProfile:
         """The combined faults of ``source`` -> ``target``."""
@@ -149,29 +146,21 @@ class MemoryNetwork:
         return found
 
     def _hop(self, source: str, target: str, depart: datetime) -> datetime | None:
-        found = self._hops.get((source, target))
-        if found is None:
-            profile = self.link(source, target)
-            delay = profile.delay
-            found = self._hops[(source, target)] = (
-                profile,
-                profile.loss,
-                delay,
-                # The arithmetic of Distribution.sample for a uniform delay, done here.
-                (delay.a, delay.b - delay.a) if delay.family == "uniform" else None,
-            )
-        profile, loss, delay, uniform = found
+        profile = self._links.get((source, target)) or self.link(source, target)
         stats = self.stats
         stats.copies += 1
         if profile.outages and profile.down_at(depart):
             stats.lost["outage"] += 1
             return None
         rng = self.rng
+        loss = profile.loss
         if loss > 0 and rng.random() < loss:
             stats.lost["loss"] += 1
             return None
-        if uniform is not None:
-            seconds = uniform[0] + uniform[1] * rng.random()
+        delay = profile.delay
+        if delay.family == "uniform":
+            a = delay.a
+            seconds = a + (delay.b - a) * rng.random()  # what delay.sample(rng) does
         elif delay.is_zero:
             return depart
         else:
