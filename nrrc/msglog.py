@@ -273,6 +273,7 @@ class LogWriter:
         self.signer = signer
         self.fsync = fsync
         self._member = envelopes.member if envelopes is not None else envelope_member
+        # The cache's own table, read inline by append (same module): a hit costs no call.
         self._members = envelopes._members if envelopes is not None else None
         self._forced = fsync is not FsyncPolicy.NEVER
         self.recovered_torn: bytes | None = None

@@ -46,6 +46,7 @@ _KEYS_FROM = timedelta(days=30)
 _GC_THRESHOLDS = (20_000, 20, 100)
 _NAME = attrgetter("name")
 _COUNT_EVERY = 4096
+"""Event names are gathered per step and counted in bulk once this many are waiting."""
 _CLOSE_EARLY = timedelta(seconds=1)
 """Logs close one second before the end, so the audited period stays inside the run."""
 _EXPECT = {
