@@ -204,7 +204,8 @@ CHECKS: dict[str, Check] = {
             "Each log is written in its owner's time order: the at of a record is not earlier "
             "than the at of the record before it.",
             "The audit merges logs in time order; a log whose clock jumped back makes its "
-            "instants doubtful.",
+            "instants doubtful. Such a record keeps its place in its log's order when the logs "
+            "are merged (whatever --jobs) and is measured at its own instant.",
             "US.log:40: at 2026-03-01 09:00:00 UTC is 2 h before the previous record's at.",
             _LOG,
         ),

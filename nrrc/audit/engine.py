@@ -515,15 +515,19 @@ class _Engine:
         ts = self.now
         try:
             # A record's merge rank and line are its file and line (the stream makes both),
-            # and its owner is its log's owner. Activities come only with observed logs.
-            for ts, rank, line, r in items:
+            # and its owner is its log's owner. Activities come only with observed logs. The
+            # merge key is a record's own instant, except for one whose time runs backwards in
+            # its log: it keeps its place in the log's order but is measured at its own instant.
+            for order, rank, line, r in items:
                 if windows is not None:
                     if type(r) is not record_type:
+                        ts = order
                         self.activity(r, rank, line)
                         continue
                     count += 1
                     if not count & 4095:
                         windows.sweep(r.at)
+                ts = r.ts
                 opened = r.opened
                 if opened is None:
                     self._untrusted(r)

@@ -72,33 +72,23 @@ _NONE: list[LogProblem] = []
 """verify problems that break the chain at a line: records there are not trusted."""
 
 
-class Record:
-    """One sent, received or rejected record, with its envelope opened (or refused)."""
+class Record(msgspec.Struct, eq=False):
+    """One sent, received or rejected record, with its envelope opened (or refused).
 
-    __slots__ = ("at", "direction", "envelope", "error", "file", "line", "opened", "owner", "ts")
+    A msgspec Struct (built in C: one per log line on the audit's hot path) compared by
+    identity, like a plain object.
+    """
 
-    def __init__(
-        self,
-        ts: float,
-        at: datetime,
-        file: int,
-        line: int,
-        owner: str,
-        direction: str,
-        opened: Opened | None,
-        error: EnvelopeError | None = None,
-        envelope: bytes | None = None,
-    ) -> None:
-        self.ts = ts
-        self.at = at
-        self.file = file
-        self.line = line
-        self.owner = owner
-        self.direction = direction
-        self.opened = opened
-        self.error = error
-        self.envelope = envelope
-        """The envelope's bytes, kept only when it was refused (to name it in reports)."""
+    ts: float
+    at: datetime
+    file: int
+    line: int
+    owner: str
+    direction: str
+    opened: Opened | None
+    error: EnvelopeError | None = None
+    envelope: bytes | None = None
+    """The envelope's bytes, kept only when it was refused (to name it in reports)."""
 
 
 class StreamStats:
@@ -396,6 +386,89 @@ def _decode_block(data: list[bytes]) -> list[Any]:
     return out
 
 
+_get_at = operator.attrgetter("at")
+_get_tzinfo = operator.attrgetter("tzinfo")
+_get_text = operator.attrgetter("text")
+_get_envelope = operator.attrgetter("envelope")
+_get_statement = operator.attrgetter("statement")
+_get_sender = operator.attrgetter("sender")
+_get_recipient = operator.attrgetter("recipient")
+_get_ticket = operator.attrgetter("ticket")
+_timestamp = operator.methodcaller("timestamp")
+_TAIL_SLICE = slice(-_TAIL, None)
+_DIRECTION = ("received", "sent")
+_NOT_FOUND = _Opening(None, None, None)
+"""Stands for an envelope text not in the cache (its ``text`` is None, never a line's)."""
+
+
+def _plain_block(
+    recs: list[Any],
+    start: int,
+    rank: int,
+    owner: str,
+    last_ts: float,
+    verifier: _CachingVerifier,
+    check_signatures: bool,
+) -> tuple[list[Item], list[_Ticket | None]] | None:
+    """The items of a block of decoded, chained lines (and their tickets), built with loops
+    that run in C, when every line is plainly clean: a sent or received record with its
+    envelope as text, in UTC ("Z"), in time order from ``last_ts``, whose envelope opens, sent
+    by the owner or received by the owner. Otherwise None, and the caller's loop goes through
+    the block record by record and names the first line in doubt; this function only decides
+    faster what that loop decides, and gives the same items when it decides.
+
+    Envelopes new to the cache are opened (and remembered) one by one, in line order, as
+    that loop does.
+    """
+    n = len(recs)
+    kinds = list(map(type, recs))
+    sent = list(map(operator.is_, kinds, itertools.repeat(fastscan.LiteSent)))
+    if sent.count(True) + kinds.count(fastscan.LiteReceived) != n:
+        return None
+    ats = list(map(_get_at, recs))
+    if not all(map(operator.is_, map(_get_tzinfo, ats), itertools.repeat(UTC))):
+        return None
+    tss = list(map(_timestamp, ats))
+    if tss[0] < last_ts or any(map(operator.gt, tss, itertools.islice(tss, 1, None))):
+        return None
+    texts = list(map(_get_envelope, recs))
+    if None in texts:
+        return None
+    by_text = verifier.by_text
+    by_text_get = by_text.get
+    tails: list[str] = list(map(operator.getitem, texts, itertools.repeat(_TAIL_SLICE)))
+    found = list(map(by_text_get, tails, itertools.repeat(_NOT_FOUND)))
+    for i in itertools.compress(range(n), map(operator.ne, map(_get_text, found), texts)):
+        # Looked up again: an envelope twice in this block is opened once, as line by line.
+        text, tail = texts[i], tails[i]
+        opening = by_text_get(tail)
+        if opening is None or opening.text != text:
+            opening = verifier.opening(text.encode("utf-8", "surrogatepass"), check_signatures)
+            if opening.error is not None:
+                return None
+            opening.text = text
+            by_text[tail] = opening
+            if len(by_text) > CACHE_SIZE:
+                by_text.popitem(last=False)
+        found[i] = opening
+    openeds = list(map(_get_opened, found))
+    if None in openeds:
+        return None
+    statements = list(map(_get_statement, openeds))
+    mine = itertools.repeat(owner)
+    if list(map(operator.eq, map(_get_sender, statements), mine)) != sent:
+        return None
+    if list(map(operator.ne, map(_get_recipient, statements), mine)) != sent:
+        return None
+    lines = range(start, start + n)
+    ranks = itertools.repeat(rank)
+    records = list(
+        map(Record, tss, ats, ranks, lines, mine, map(_DIRECTION.__getitem__, sent), openeds)
+    )
+    tickets = list(map(_get_ticket, found)) if verifier.pool is not None else []
+    return list(zip(tss, ranks, lines, records, strict=False)), tickets  # ranks: endless
+
+
 def _fast(
     source: LogSource,
     rank: int,
@@ -467,8 +540,23 @@ def _fast(
                 good = _first_bad(recs, hashes, prev_hash, expected)
             out = [held] if held is not None else []
             tickets = [held_ticket] if pooled and held is not None else []
+            clean = recs[:good] if good < len(recs) else recs
+            plain = (
+                _plain_block(clean, start, rank, owner, last_ts, verifier, check_signatures)
+                if clean
+                else None
+            )
+            if plain is not None:
+                out += plain[0]
+                if pooled:
+                    tickets += plain[1]
+                records += good
+                last_ts = plain[0][-1][0]
+                last_line = done = start + good - 1
+                checkpoint = False
+                clean = []
             lineno = start - 1
-            for rec in recs[:good] if good < len(recs) else recs:
+            for rec in clean:
                 lineno += 1
                 kind = type(rec)
                 if kind is header_type:
@@ -579,7 +667,9 @@ def log_batches(
     verifier = _CachingVerifier(keyring, types, cache, pool)
     limit = until.timestamp() if until is not None else None
     held: list[LogProblem] = []
-    ahead: deque[tuple[Record, list[LogProblem], _Ticket | None]] = deque()
+    # (record, its problems, its signature's ticket, its merge key: the log's latest instant
+    # so far, so that a record whose time runs backwards keeps its place in the log's order)
+    ahead: deque[tuple[Record, list[LogProblem], _Ticket | None, float]] = deque()
     last_ts: float | None = None
     name = str(source.path)
 
@@ -615,10 +705,10 @@ def log_batches(
             ticket = ahead[0][2]
             if not force and not (len(ahead) > LOOKAHEAD or ticket is None or ticket.ready()):
                 break
-            r, ps, t = ahead.popleft()
+            r, ps, t, key = ahead.popleft()
             finish(r, ps, t)
             if limit is None or r.ts <= limit:
-                out.append((r.ts, rank, r.line, r))
+                out.append((key, rank, r.line, r))
         return out
 
     items: Iterator[LogEntry | LogProblem]
@@ -639,7 +729,7 @@ def log_batches(
                 # finish(), as on the scan_log path).
                 for batch, tickets in _fast(source, rank, verifier, check_signatures, stats, state):
                     for fast_item, ticket in zip(batch, tickets, strict=True):
-                        ahead.append((fast_item[3], _NONE, ticket))
+                        ahead.append((fast_item[3], _NONE, ticket, fast_item[0]))
                     # Once per block: what is ready (and all but LOOKAHEAD records) goes on.
                     drained = drain(False)
                     if drained:
@@ -648,7 +738,7 @@ def log_batches(
             # Hand over to scan_log: it names every problem from the doubtful line on. The
             # record held back may yet be distrusted by a break at the line after it.
             if state.held is not None:
-                ahead.append((state.held[0], _NONE, state.held[1]))
+                ahead.append((state.held[0], _NONE, state.held[1], state.held[0].ts))
             last_ts = state.last_ts
             done = state.done
             items = (
@@ -660,7 +750,7 @@ def log_batches(
             if not state.checkpoint:
                 on_problem(LogProblem(name, state.last_line, "truncated", fastscan.TRUNCATED), None)
             if state.held is not None:
-                ahead.append((state.held[0], _NONE, state.held[1]))
+                ahead.append((state.held[0], _NONE, state.held[1], state.held[0].ts))
             drained = drain(True)
             if drained:
                 yield drained
@@ -725,13 +815,13 @@ def log_batches(
         if pool is None:
             # Keep the newest record back: an edit shows only at the line after it.
             if ahead:
-                r, ps, _ = ahead.popleft()
+                r, ps, _, key = ahead.popleft()
                 finish(r, ps, None)
                 if limit is None or r.ts <= limit:
-                    yield [(r.ts, rank, r.line, r)]
-            ahead.append((record, problems, None))
+                    yield [(key, rank, r.line, r)]
+            ahead.append((record, problems, None, last_ts))
             continue
-        ahead.append((record, problems, ticket))
+        ahead.append((record, problems, ticket, last_ts))
         drained = drain(False)
         if drained:
             yield drained
