@@ -64,8 +64,8 @@ def demo(
         bool,
         typer.Option(
             "--scenario-faults/--no-scenario-faults",
-            help="Apply the scenario's [[injections]] and [[restarts]] at their scaled instants, "
-            "and its link [[faults]] in each node (simulated on top of the broker).",
+            help="Apply the scenario's \\[\\[injections]] and \\[\\[restarts]] at their scaled "
+            "instants, and its link \\[\\[faults]] in each node (simulated on top of the broker).",
         ),
     ] = True,
     live: Annotated[

@@ -139,7 +139,7 @@ def node(
         bool,
         typer.Option(
             "--link-faults/--no-link-faults",
-            help="Simulate the scenario's [[faults]] (loss, delay, outages) on links into this "
+            help="Simulate the scenario's \\[\\[faults]] (loss, delay, outages) on links into this "
             "centre, on top of the real broker.",
         ),
     ] = True,
