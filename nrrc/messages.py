@@ -272,10 +272,18 @@ def _payload_type(kind: Kind) -> type[msgspec.Struct]:
     )
 
 
-def invalid_utf8(exc: UnicodeDecodeError) -> msgspec.DecodeError:
+def invalid_utf8(exc: UnicodeDecodeError, data: bytes | None = None) -> msgspec.DecodeError:
     """msgspec reports invalid UTF-8 inside JSON strings as a bare UnicodeDecodeError; this
-    turns it into the ``DecodeError`` every caller already handles."""
-    return msgspec.DecodeError(f"JSON malformed: invalid UTF-8 byte at offset {exc.start}")
+    turns it into the ``DecodeError`` every caller already handles. msgspec's offset is within
+    the string it was decoding; with ``data`` (what was being decoded) the offset given is the
+    first invalid byte's in ``data``."""
+    start = exc.start
+    if data is not None:
+        try:
+            bytes(data).decode("utf-8")
+        except UnicodeDecodeError as whole:
+            start = whole.start
+    return msgspec.DecodeError(f"JSON malformed: invalid UTF-8 byte at offset {start}")
 
 
 class MessageTypes:
@@ -326,7 +334,7 @@ class MessageTypes:
         try:
             statement: Statement = self._decoder.decode(data)
         except UnicodeDecodeError as exc:
-            raise invalid_utf8(exc) from exc
+            raise invalid_utf8(exc, data) from exc
         except msgspec.ValidationError:
             self._refuse(data)
             raise
@@ -356,14 +364,14 @@ class MessageTypes:
         try:
             self._strict_decoder.decode(data)
         except UnicodeDecodeError as exc:
-            raise invalid_utf8(exc) from exc
+            raise invalid_utf8(exc, data) from exc
 
     def decode_header(self, data: bytes) -> StatementHeader:
         """Decode only the header fields (payload ignored); same errors as :meth:`decode`."""
         try:
             return self._header_decoder.decode(data)
         except UnicodeDecodeError as exc:
-            raise invalid_utf8(exc) from exc
+            raise invalid_utf8(exc, data) from exc
 
     def encode(self, statement: Statement) -> bytes:
         """Encode a statement to compact JSON (the bytes that get signed)."""

@@ -186,7 +186,7 @@ def decode_line(data: bytes) -> LogLine:
     try:
         return _line_decoder.decode(data)
     except UnicodeDecodeError as exc:
-        raise invalid_utf8(exc) from exc
+        raise invalid_utf8(exc, data) from exc
 
 
 class FsyncPolicy(Enum):

@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import msgspec
 
 from nrrc.errors import LogError
-from nrrc.messages import CENTRE_PATTERN, Point
+from nrrc.messages import CENTRE_PATTERN, Point, invalid_utf8
 from nrrc.msglog import read_lines
 from nrrc.timeutil import to_utc
 
@@ -125,7 +125,10 @@ def read_observed(path: str | Path) -> Iterator[Activity | Fault]:
             if not raw.data.strip():
                 continue
             try:
-                item = _decoder.decode(raw.data)
+                try:
+                    item = _decoder.decode(raw.data)
+                except UnicodeDecodeError as exc:
+                    raise invalid_utf8(exc, raw.data) from exc
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{path}:{raw.lineno}: expected an observed-activity record "

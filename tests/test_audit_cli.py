@@ -142,6 +142,39 @@ def test_bad_input_exits_2_with_one_clear_line(
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("as_directory", [True, False], ids=["directory", "file"])
+def test_log_header_with_a_byte_not_utf8_is_named(logs: Path, as_directory: bool) -> None:
+    """A byte that is not UTF-8 in a log's header line: exit 2, one line naming the file, the
+    line and the byte's offset in it (not a traceback, not "not a log")."""
+    path = logs / "US.log.jsonl"
+    data = path.read_bytes()
+    at = data.index(b'"owner":"') + len(b'"owner":"')
+    path.write_bytes(data[:at] + b"\xb1" + data[at:])
+    result = runner.invoke(
+        app, ["audit", str(logs if as_directory else path), "-k", str(logs / "keyring.json")]
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        "US.log.jsonl:1: expected a nrrc-log/1 header line: JSON malformed: "
+        f"invalid UTF-8 byte at offset {at}" in " ".join(result.output.split())
+    )
+    assert "Traceback" not in result.output
+
+
+def test_observed_line_with_a_byte_not_utf8_is_named(logs: Path, tmp_path: Path) -> None:
+    """A byte that is not UTF-8 inside a string of an observed-activity log: exit 2, one line
+    naming the file and the line."""
+    observed = tmp_path / "observed.jsonl"
+    observed.write_bytes(
+        b'{"type":"header","format":"nrrc-observed/1","created":"2026-01-01T00:00:00Z",'
+        b'"source":"t\xffest"}\n'
+    )
+    result = runner.invoke(app, ["audit", str(logs), "--observed", str(observed)])
+    assert result.exit_code == 2, result.output
+    assert "observed.jsonl:1:" in result.output and "invalid UTF-8 byte" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_missing_keyring_is_a_clear_error(
     logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,7 +75,7 @@ from nrrc.catalogue import Catalogue
 from nrrc.envelope import Opened, Verifier
 from nrrc.errors import InvalidPayload, LogError
 from nrrc.keys import Keyring
-from nrrc.messages import MessageTypes, Statement
+from nrrc.messages import MessageTypes, Statement, invalid_utf8
 from nrrc.msglog import read_lines
 from nrrc.observed import OBSERVED_FORMAT, Activity, Fault, ObservedHeader
 from nrrc.timeutil import format_delta, format_instant, to_utc
@@ -976,7 +976,10 @@ def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]
             if not raw.data.strip():
                 continue
             try:
-                item = _observed_decoder.decode(raw.data)
+                try:
+                    item = _observed_decoder.decode(raw.data)
+                except UnicodeDecodeError as exc:
+                    raise invalid_utf8(exc, raw.data) from exc
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{name}:{raw.lineno}: expected an observed-activity record "

@@ -62,6 +62,13 @@ def _format_of(path: Path) -> str | None:
         data = msgspec.json.decode(head)
     except msgspec.DecodeError:
         return None
+    except UnicodeDecodeError:
+        # A first line with a byte that is not UTF-8: if it names a format, read the file as
+        # that kind, so that its reader names the line and the byte.
+        for known in (LOG_FORMAT, OBSERVED_FORMAT):
+            if b'"format":"%s"' % known.encode() in head:
+                return known
+        return None
     if isinstance(data, dict) and data.get("type") == "header":
         fmt = data.get("format")
         return fmt if isinstance(fmt, str) else None
