@@ -563,7 +563,11 @@ def _fast(
                     raise fastscan.Doubt(lineno)
                 last_line = lineno
                 if kind is lite_cp:
-                    cp = decode_line(data[lineno - start])  # every check of the typed decoder
+                    try:
+                        # Every check of the typed decoder (the lite type has no patterns).
+                        cp = decode_line(data[lineno - start])
+                    except (msgspec.ValidationError, msgspec.DecodeError):
+                        raise fastscan.Doubt(lineno) from None
                     assert isinstance(cp, Checkpoint)
                     if not fastscan.checkpoint_ok(cp, owner, verifier, check_signatures):
                         raise fastscan.Doubt(lineno)
