@@ -240,7 +240,7 @@ def _centres(r: Reader, data: Mapping[str, Any], catalogue: Catalogue) -> list[C
         spec = _centre_spec(r, merged, path, profile, catalogue)
         for j, cid in enumerate(ids):
             where = f"{path}.id" if "id" in t else f"{path}.ids[{j}]"
-            if not isinstance(cid, str) or not _CENTRE.match(cid):
+            if not isinstance(cid, str) or not _CENTRE.fullmatch(cid):
                 r.add(
                     where,
                     "expected a centre id (capital letters and digits, e.g. 'US'), "
@@ -581,7 +581,7 @@ def _injections(r: Reader, data: Mapping[str, Any], centres: set[str]) -> list[I
         if target and target not in centres:
             r.add(f"{path}.target", f"centre {target!r} is not declared in [[centres]]")
         by = r.text(t, "by", path, "ZZ")
-        if not _CENTRE.match(by):
+        if not _CENTRE.fullmatch(by):
             r.add(f"{path}.by", f"expected a centre id, found {by!r}")
         raw_at = t.get("at", [])
         at = (
@@ -641,7 +641,7 @@ def parse(
     head = r.table(data.get("scenario", {}), "scenario")
     r.keys(head, _HEAD, "scenario")
     sid = r.text(head, "id", "scenario")
-    if sid and not _ID.match(sid):
+    if sid and not _ID.fullmatch(sid):
         r.add("scenario.id", f"expected lowercase letters, digits and '-', found {sid!r}")
     start = r.instant(head, "start", "scenario")
     duration = r.duration(head, "duration", "scenario")

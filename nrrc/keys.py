@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from nrrc.errors import KeyFileError
-from nrrc.messages import CENTRE_PATTERN
+from nrrc.messages import CENTRE_PATTERN, published_pattern, python_pattern
 from nrrc.timeutil import format_instant, to_utc
 
 __all__ = [
@@ -63,7 +63,7 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 class _EntryWire(msgspec.Struct, forbid_unknown_fields=True):
     key_id: str
-    centre: Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
+    centre: Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
     public_key: str
     valid_from: Annotated[datetime, msgspec.Meta(tz=True)]
     valid_until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
@@ -167,7 +167,7 @@ class Keyring:
             wire = msgspec.json.decode(raw, type=_KeyringWire)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise KeyFileError(
-                f"{path}: expected a JSON keyring ({KEYRING_FORMAT}): {exc}"
+                f"{path}: expected a JSON keyring ({KEYRING_FORMAT}): {published_pattern(str(exc))}"
             ) from exc
         if wire.format != KEYRING_FORMAT:
             raise KeyFileError(
@@ -284,7 +284,7 @@ class Signer:
     @classmethod
     def from_private(cls, centre: str, private: Ed25519PrivateKey) -> Signer:
         """Wrap a private key for ``centre``."""
-        if not _CENTRE.match(centre):
+        if not _CENTRE.fullmatch(centre):
             raise KeyFileError(
                 f"centre id: expected capital letters and digits (e.g. 'US'), found {centre!r}"
             )

@@ -41,9 +41,58 @@ MESSAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 """Message ids are UUIDv7 (time-ordered), lowercase canonical form."""
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
 
-CentreId = Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
-Recipient = Annotated[str, msgspec.Meta(pattern=RECIPIENT_PATTERN)]
-MessageId = Annotated[str, msgspec.Meta(pattern=MESSAGE_ID_PATTERN)]
+_ECMA_OF: dict[str, str] = {}
+"""Python form of a pattern -> the pattern as published (for schemas and error messages)."""
+_SHORTHAND = re.compile(r"\\[dDwWsSbB]")
+
+
+def python_pattern(pattern: str) -> str:
+    """The Python regular expression that accepts exactly what JSON Schema's ``pattern`` (an
+    ECMA-262 regular expression, searched for) accepts, for the patterns nrrc uses.
+
+    Two differences matter. In ECMA-262 ``$`` matches only at the end of the text; in Python it
+    also matches before a final newline, so ``"US\\n"`` would pass ``^[A-Z]{2}$``: every ``$``
+    outside a character class becomes ``\\Z``. And ``\\d``, ``\\w``, ``\\b`` are ASCII in
+    ECMA-262 but Unicode in Python (``"٣"`` is a ``\\d``): a pattern using them is matched in
+    ASCII mode.
+    """
+    out: list[str] = []
+    i, klass = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if klass:
+            klass = c != "]"
+        elif c == "[":
+            klass = True
+        elif c == "$":
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    found = "".join(out)
+    if _SHORTHAND.search(pattern):
+        found = "(?a)" + found
+    _ECMA_OF[found] = pattern
+    return found
+
+
+def published_pattern(text: str) -> str:
+    """``text`` (a pattern, or a message naming patterns) with every pattern made by
+    :func:`python_pattern` written back as published."""
+    for python, ecma in _ECMA_OF.items():
+        # msgspec names a pattern by its repr() in messages
+        for found, published in ((repr(python), repr(ecma)), (python, ecma)):
+            if found in text:
+                text = text.replace(found, published)
+    return text
+
+
+CentreId = Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
+Recipient = Annotated[str, msgspec.Meta(pattern=python_pattern(RECIPIENT_PATTERN))]
+MessageId = Annotated[str, msgspec.Meta(pattern=python_pattern(MESSAGE_ID_PATTERN))]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
@@ -93,7 +142,7 @@ class _StrictReplyRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The message a statement answers: its id and the SHA-256 of its signed statement bytes."""
 
     id: MessageId
-    digest: Annotated[str, msgspec.Meta(pattern=DIGEST_PATTERN)]
+    digest: Annotated[str, msgspec.Meta(pattern=python_pattern(DIGEST_PATTERN))]
 
 
 # The twin of ReplyRef with its constraints: same name and words in the published schemas.
@@ -183,11 +232,11 @@ _HEX_DASH = _HEX + "-"
 
 
 def _is_message_id(value: str) -> bool:
-    """``re.search(MESSAGE_ID_PATTERN, value)`` without a regular expression (three times as
-    fast): 36 characters of lowercase hex and dashes, dashes exactly at 8, 13, 18 and 23,
-    version 7, variant 8-b; like the pattern's ``$``, one trailing newline is allowed."""
+    """``MESSAGE_ID_PATTERN`` as JSON Schema reads it, without a regular expression (three
+    times as fast): 36 characters of lowercase hex and dashes, dashes exactly at 8, 13, 18 and
+    23, version 7, variant 8-b."""
     if len(value) != 36:
-        return len(value) == 37 and value[36] == "\n" and _is_message_id(value[:36])
+        return False
     return (
         not value.strip(_HEX_DASH)
         and value.count("-") == 4
@@ -208,14 +257,12 @@ def _remember(value: str, search: Callable[[str], object], good: set[str]) -> bo
 
 
 def _is_digest(value: str) -> bool:
-    """``re.search(DIGEST_PATTERN, value)`` without a regular expression."""
-    if len(value) != 64:
-        return len(value) == 65 and value[64] == "\n" and _is_digest(value[:64])
-    return not value.strip(_HEX)
+    """``DIGEST_PATTERN`` as JSON Schema reads it, without a regular expression."""
+    return len(value) == 64 and not value.strip(_HEX)
 
 
-_search_centre = re.compile(CENTRE_PATTERN).search
-_search_recipient = re.compile(RECIPIENT_PATTERN).search
+_search_centre = re.compile(python_pattern(CENTRE_PATTERN)).search
+_search_recipient = re.compile(python_pattern(RECIPIENT_PATTERN)).search
 _GOOD_IDS_MAX = 4096
 """Distinct sender / recipient strings remembered as matching their pattern."""
 
@@ -226,7 +273,9 @@ def _py_type(spec: FieldSpec) -> Any:
         return Annotated[
             str,
             msgspec.Meta(
-                min_length=spec.min_length, max_length=spec.max_length, pattern=spec.pattern
+                min_length=spec.min_length,
+                max_length=spec.max_length,
+                pattern=python_pattern(spec.pattern) if spec.pattern is not None else None,
             ),
         ]
     if t is FieldType.INTEGER:
@@ -360,11 +409,14 @@ class MessageTypes:
         return _remember(value, _search_recipient, self._recipients)
 
     def _refuse(self, data: bytes) -> None:
-        """Raise the error the fully constrained types give for ``data`` (if any)."""
+        """Raise the error the fully constrained types give for ``data`` (if any), naming
+        patterns as published."""
         try:
             self._strict_decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise invalid_utf8(exc, data) from exc
+        except msgspec.ValidationError as exc:
+            raise msgspec.ValidationError(published_pattern(str(exc))) from None
 
     def decode_header(self, data: bytes) -> StatementHeader:
         """Decode only the header fields (payload ignored); same errors as :meth:`decode`."""
@@ -425,7 +477,21 @@ def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
             prop["description"] = spec.description.strip()
     _tighten(components)
     schema["$defs"] = components
+    _publish_patterns(schema)
     return schema
+
+
+def _publish_patterns(node: Any) -> None:
+    """Write every pattern as published (the decoder's Python form is for the decoder)."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str):
+            node["pattern"] = _ECMA_OF.get(pattern, pattern)
+        for value in node.values():
+            _publish_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            _publish_patterns(value)
 
 
 DURATION_PATTERN = r"^-?P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"

@@ -37,7 +37,7 @@ import msgspec
 from nrrc.envelope import pae
 from nrrc.errors import LogError
 from nrrc.keys import Signer
-from nrrc.messages import CENTRE_PATTERN, invalid_utf8
+from nrrc.messages import CENTRE_PATTERN, invalid_utf8, published_pattern, python_pattern
 from nrrc.timeutil import to_utc
 
 __all__ = [
@@ -58,7 +58,7 @@ LOG_FORMAT = "nrrc-log/1"
 CHECKPOINT_TYPE = "application/vnd.nrrc.checkpoint; version=1"
 GENESIS = "0" * 64
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
-Hex64 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+Hex64 = Annotated[str, msgspec.Meta(pattern=python_pattern(r"^[0-9a-f]{64}$"))]
 
 
 class Header(
@@ -69,7 +69,7 @@ class Header(
     n: int
     prev: Hex64
     format: str
-    owner: Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
+    owner: Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
     created: AwareDatetime
 
 
@@ -187,6 +187,8 @@ def decode_line(data: bytes) -> LogLine:
         return _line_decoder.decode(data)
     except UnicodeDecodeError as exc:
         raise invalid_utf8(exc, data) from exc
+    except msgspec.ValidationError as exc:
+        raise msgspec.ValidationError(published_pattern(str(exc))) from None
 
 
 class FsyncPolicy(Enum):

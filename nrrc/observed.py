@@ -24,7 +24,7 @@ from typing import Annotated, Any
 import msgspec
 
 from nrrc.errors import LogError
-from nrrc.messages import CENTRE_PATTERN, Point, invalid_utf8
+from nrrc.messages import CENTRE_PATTERN, Point, invalid_utf8, published_pattern, python_pattern
 from nrrc.msglog import read_lines
 from nrrc.timeutil import to_utc
 
@@ -39,7 +39,7 @@ __all__ = [
 
 OBSERVED_FORMAT = "nrrc-observed/1"
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
-Centre = Annotated[str, msgspec.Meta(pattern=CENTRE_PATTERN)]
+Centre = Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
 
 
 class ObservedHeader(
@@ -132,7 +132,7 @@ def read_observed(path: str | Path) -> Iterator[Activity | Fault]:
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{path}:{raw.lineno}: expected an observed-activity record "
-                    f"({OBSERVED_FORMAT}): {exc}"
+                    f"({OBSERVED_FORMAT}): {published_pattern(str(exc))}"
                 ) from exc
             if first:
                 if not isinstance(item, ObservedHeader) or item.format != OBSERVED_FORMAT:

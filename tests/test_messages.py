@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from nrrc.catalogue import Catalogue
 from nrrc.envelope import new_message_id
-from nrrc.messages import CENTRE_PATTERN, MESSAGE_ID_PATTERN, RECIPIENT_PATTERN, MessageTypes
+from nrrc.messages import (
+    CENTRE_PATTERN,
+    MESSAGE_ID_PATTERN,
+    RECIPIENT_PATTERN,
+    MessageTypes,
+    python_pattern,
+)
 
 ID = "019cad9d-0000-7000-8000-000000000000"
 NOTICE: dict[str, Any] = {
@@ -260,6 +268,11 @@ def test_the_first_error_in_document_order_is_named(types: MessageTypes) -> None
 _HEADER_TEXT = st.text(alphabet="0123456789abcdefABF7-\n _xUSRhcoUS", max_size=40)
 
 
+@example(ID + "\n", "US", "RU", "ab" * 32)
+@example(ID, "US\n", "RU", "ab" * 32)
+@example(ID, "US", "hcoc\n", "ab" * 32)
+@example(ID, "US", "RU", "ab" * 32 + "\n")
+@example(ID, "US", "RU", "ab" * 32)
 @given(
     st.one_of(_HEADER_TEXT, st.just(ID), st.just(ID + "\n"), st.just("\n" + ID)),
     st.one_of(_HEADER_TEXT, st.sampled_from(["US", "RU", "US\n", "U", "A1", "1A", "us"])),
@@ -270,9 +283,11 @@ def test_header_patterns_accept_exactly_what_the_published_schema_does(
     types: MessageTypes, mid: str, sender: str, recipient: str, digest: str
 ) -> None:
     """The decoder's own checks of id, sender, recipient and the reply reference accept
-    exactly the strings the patterns accept (re.search, so one trailing newline passes)."""
+    exactly the strings the published patterns accept as JSON Schema reads them (ECMA-262:
+    ``$`` is the end of the text, so unlike Python's ``re`` a trailing newline does not pass;
+    none of these patterns can match a newline anywhere else)."""
     expected = all(
-        re.search(pattern, value) is not None
+        re.search(pattern, value) is not None and not value.endswith("\n")
         for pattern, value in [
             (MESSAGE_ID_PATTERN, mid),
             (CENTRE_PATTERN, sender),
@@ -289,3 +304,47 @@ def test_header_patterns_accept_exactly_what_the_published_schema_does(
     except msgspec.ValidationError:
         accepted = False
     assert accepted == expected
+
+
+def test_a_trailing_newline_is_refused_as_json_schema_refuses_it(types: MessageTypes) -> None:
+    """Python's ``$`` also matches before a final newline; JSON Schema's (ECMA-262) does not.
+    The decoder reads the published patterns as JSON Schema does, and names them as published."""
+    with pytest.raises(msgspec.ValidationError) as info:
+        decode(types, notice(sender="RU\n"))
+    assert str(info.value) == (
+        "Expected `str` matching regex '^[A-Z][A-Z0-9]{1,15}$' - at `$.sender`"
+    )
+    with pytest.raises(msgspec.ValidationError, match=r"- at `\$.id`"):
+        decode(types, notice(id=ID + "\n"))
+
+
+def test_payload_patterns_are_read_as_json_schema_reads_them(types: MessageTypes) -> None:
+    """A payload field's pattern from the catalogue (the participating States of a VD 2011
+    prior notification, ``^[A-Z]{2}$``) refuses a trailing newline; the refusal names the
+    pattern as the catalogue wrote it."""
+    example = Path(__file__).parent.parent / "messages/examples"
+    envelope = msgspec.json.decode((example / "vd11.prior_notification.envelope.json").read_bytes())
+    doc = msgspec.json.decode(base64.b64decode(envelope["payload"]))
+    decode(types, doc)  # the example itself is valid
+    doc["payload"]["participating_states"] = ["RU\n"]
+    with pytest.raises(msgspec.ValidationError) as info:
+        decode(types, doc)
+    assert "matching regex '^[A-Z]{2}$'" in str(info.value), str(info.value)
+    assert "participating_states[0]" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "accepted"),
+    [
+        (r"^[A-Z]{2}$", "US", True),
+        (r"^[A-Z]{2}$", "US\n", False),
+        (r"^[$A]{2}$", "$A", True),  # a $ in a class is a character
+        (r"^a\$$", "a$", True),  # so is an escaped one
+        (r"^\d+$", "42", True),
+        (r"^\d+$", "٤٢", False),  # ECMA-262 \d is [0-9]; Python's is any decimal digit
+        (r"^(?:ab|c)$", "c\n", False),
+    ],
+)
+def test_python_pattern_matches_as_ecma_262(pattern: str, value: str, accepted: bool) -> None:
+    """The Python form of a published pattern accepts what an ECMA-262 search accepts."""
+    assert (re.search(python_pattern(pattern), value) is not None) is accepted

@@ -75,7 +75,7 @@ from nrrc.catalogue import Catalogue
 from nrrc.envelope import Opened, Verifier
 from nrrc.errors import InvalidPayload, LogError
 from nrrc.keys import Keyring
-from nrrc.messages import MessageTypes, Statement, invalid_utf8
+from nrrc.messages import MessageTypes, Statement, invalid_utf8, published_pattern
 from nrrc.msglog import read_lines
 from nrrc.observed import OBSERVED_FORMAT, Activity, Fault, ObservedHeader
 from nrrc.timeutil import format_delta, format_instant, to_utc
@@ -983,7 +983,7 @@ def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{name}:{raw.lineno}: expected an observed-activity record "
-                    f"({OBSERVED_FORMAT}): {exc}"
+                    f"({OBSERVED_FORMAT}): {published_pattern(str(exc))}"
                 ) from exc
             if first:
                 if not isinstance(item, ObservedHeader) or item.format != OBSERVED_FORMAT:

@@ -369,7 +369,7 @@ def _count(ctx: _Ctx, table: Mapping[str, Any], key: str, path: str) -> int | No
 
 def _kind(ctx: _Ctx, agreement: str, name: str, value: Any) -> Kind | None:
     path = f"kinds.{name}"
-    if not KIND_NAME.match(name):
+    if not KIND_NAME.fullmatch(name):
         ctx.add(path, f"bad kind name: expected lowercase letters, digits and '_', found {name!r}")
     if not isinstance(value, dict):
         ctx.add(path, f"expected a table, found {_describe(value)}")
@@ -382,7 +382,7 @@ def _kind(ctx: _Ctx, agreement: str, name: str, value: Any) -> Kind | None:
         fields_raw = {}
     for fname, fvalue in fields_raw.items():
         fpath = f"{path}.fields.{fname}"
-        if not FIELD_NAME.match(fname):
+        if not FIELD_NAME.fullmatch(fname):
             ctx.add(fpath, "bad field name: expected lowercase letters, digits and '_'")
         if fname in RESERVED_FIELDS:
             ctx.add(fpath, f"'{fname}' is an envelope header field; choose another name")
@@ -467,7 +467,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         every = set().union(*(r | o for r, o in _RULE_PARAMS.values()))
         _unknown_keys(ctx, value, _RULE_COMMON | every, path)
     code = _str(ctx, value, "code", path)
-    if code and not RULE_CODE.match(code):
+    if code and not RULE_CODE.fullmatch(code):
         ctx.add(
             f"{path}.code",
             f"bad rule code: expected 2-6 capital letters and 3 digits "
@@ -478,7 +478,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
             f"{path}.code", f"rule codes of this agreement start with {prefix!r}, found {code!r}"
         )
     name = _str(ctx, value, "name", path)
-    if name and not RULE_NAME.match(name):
+    if name and not RULE_NAME.fullmatch(name):
         ctx.add(f"{path}.name", f"bad rule name: expected snake_case, found {name!r}")
     status = value.get("status")
     if status not in STATUS_CODES:
@@ -500,7 +500,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
     due_month = due_day = None
     if "due" in value:
         due = value["due"]
-        m = re.match(r"^(\d{2})-(\d{2})$", due) if isinstance(due, str) else None
+        m = re.fullmatch(r"^(\d{2})-(\d{2})$", due, re.ASCII) if isinstance(due, str) else None
         if not m:
             ctx.add(
                 f"{path}.due",
@@ -596,12 +596,12 @@ def _agreement(ctx: _Ctx, data: dict[str, Any], *, builtin: bool) -> Agreement |
         return None
     _unknown_keys(ctx, head, _AGREEMENT_KEYS, "agreement")
     agreement_id = _str(ctx, head, "id", "agreement")
-    if agreement_id and not AGREEMENT_ID.match(agreement_id):
+    if agreement_id and not AGREEMENT_ID.fullmatch(agreement_id):
         ctx.add(
             "agreement.id", f"expected lowercase letters, digits and '_', found {agreement_id!r}"
         )
     prefix = _str(ctx, head, "code_prefix", "agreement")
-    if prefix and not re.match(r"^[A-Z]{2,6}$", prefix):
+    if prefix and not re.fullmatch(r"^[A-Z]{2,6}$", prefix):
         ctx.add("agreement.code_prefix", f"expected 2-6 capital letters, found {prefix!r}")
     year = _int(ctx, head, "year", "agreement")
     if year is None and "year" not in head:
@@ -615,14 +615,14 @@ def _agreement(ctx: _Ctx, data: dict[str, Any], *, builtin: bool) -> Agreement |
     else:
         parties = tuple(parties_raw)
         for i, party in enumerate(parties):
-            if not CENTRE_ID.match(party):
+            if not CENTRE_ID.fullmatch(party):
                 ctx.add(
                     f"agreement.parties[{i}]",
                     "expected a centre id (capital letters and "
                     f"digits, e.g. 'US'), found {party!r}",
                 )
     central = head.get("central_contact")
-    if central is not None and (not isinstance(central, str) or not CENTRE_ID.match(central)):
+    if central is not None and (not isinstance(central, str) or not CENTRE_ID.fullmatch(central)):
         ctx.add("agreement.central_contact", f"expected a centre id, found {_describe(central)}")
         central = None
     sources: list[Source] = []

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
+from nrrc.messages import python_pattern
 
 __all__ = ["PERIODIC_TEMPLATES", "build_payload"]
 
@@ -45,7 +46,7 @@ def _default_string(spec: FieldSpec) -> str | None:
     text = spec.name.replace("_", " ")
     if spec.pattern:
         for candidate in ("XX", "X", "0", text):
-            if re.search(spec.pattern, candidate):
+            if re.search(python_pattern(spec.pattern), candidate):
                 return candidate
         return None
     if spec.min_length and len(text) < spec.min_length:

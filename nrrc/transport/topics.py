@@ -63,7 +63,7 @@ class Channel(Enum):
 
 def check_centre(value: str, what: str = "centre id") -> str:
     """Return ``value`` if it is a centre id (``US``, ``RU``…), else raise :class:`TopicError`."""
-    if not isinstance(value, str) or not _CENTRE.match(value):
+    if not isinstance(value, str) or not _CENTRE.fullmatch(value):
         raise TopicError(
             f"{what}: expected capital letters and digits, 2 to 16 characters (e.g. 'US'), "
             f"found {value!r}"
@@ -73,7 +73,7 @@ def check_centre(value: str, what: str = "centre id") -> str:
 
 def check_regime(value: str, what: str = "regime id") -> str:
     """Return ``value`` if it is a regime id (``hcoc``…), else raise :class:`TopicError`."""
-    if not isinstance(value, str) or not _REGIME.match(value):
+    if not isinstance(value, str) or not _REGIME.fullmatch(value):
         raise TopicError(
             f"{what}: expected lowercase letters, digits and '_', 2 to 32 characters "
             f"(e.g. 'hcoc'), found {value!r}"
@@ -117,7 +117,7 @@ class Topic:
     @classmethod
     def for_recipient(cls, sender: str, recipient: str) -> Topic:
         """The topic for a statement's ``recipient``: a centre id or a regime id."""
-        if _REGIME.match(recipient):
+        if _REGIME.fullmatch(recipient):
             return cls.regime(recipient, sender)
         return cls.link(sender, recipient)
 
