@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import msgspec
 
 from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
+from nrrc.patterns import ECMA_OF, published_pattern, python_pattern
 
 __all__ = [
     "CENTRE_PATTERN",
@@ -30,6 +31,8 @@ __all__ = [
     "ReplyRef",
     "Statement",
     "StatementHeader",
+    "published_pattern",
+    "python_pattern",
 ]
 
 CENTRE_PATTERN = r"^[A-Z][A-Z0-9]{1,15}$"
@@ -40,55 +43,6 @@ RECIPIENT_PATTERN = r"^(?:[A-Z][A-Z0-9]{1,15}|[a-z][a-z0-9_]{1,31})$"
 MESSAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 """Message ids are UUIDv7 (time-ordered), lowercase canonical form."""
 DIGEST_PATTERN = r"^[0-9a-f]{64}$"
-
-_ECMA_OF: dict[str, str] = {}
-"""Python form of a pattern -> the pattern as published (for schemas and error messages)."""
-_SHORTHAND = re.compile(r"\\[dDwWsSbB]")
-
-
-def python_pattern(pattern: str) -> str:
-    """The Python regular expression that accepts exactly what JSON Schema's ``pattern`` (an
-    ECMA-262 regular expression, searched for) accepts, for the patterns nrrc uses.
-
-    Two differences matter. In ECMA-262 ``$`` matches only at the end of the text; in Python it
-    also matches before a final newline, so ``"US\\n"`` would pass ``^[A-Z]{2}$``: every ``$``
-    outside a character class becomes ``\\Z``. And ``\\d``, ``\\w``, ``\\b`` are ASCII in
-    ECMA-262 but Unicode in Python (``"٣"`` is a ``\\d``): a pattern using them is matched in
-    ASCII mode.
-    """
-    out: list[str] = []
-    i, klass = 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if klass:
-            klass = c != "]"
-        elif c == "[":
-            klass = True
-        elif c == "$":
-            c = "\\Z"
-        out.append(c)
-        i += 1
-    found = "".join(out)
-    if _SHORTHAND.search(pattern):
-        found = "(?a)" + found
-    _ECMA_OF[found] = pattern
-    return found
-
-
-def published_pattern(text: str) -> str:
-    """``text`` (a pattern, or a message naming patterns) with every pattern made by
-    :func:`python_pattern` written back as published."""
-    for python, ecma in _ECMA_OF.items():
-        # msgspec names a pattern by its repr() in messages
-        for found, published in ((repr(python), repr(ecma)), (python, ecma)):
-            if found in text:
-                text = text.replace(found, published)
-    return text
-
 
 CentreId = Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
 Recipient = Annotated[str, msgspec.Meta(pattern=python_pattern(RECIPIENT_PATTERN))]
@@ -486,7 +440,7 @@ def _publish_patterns(node: Any) -> None:
     if isinstance(node, dict):
         pattern = node.get("pattern")
         if isinstance(pattern, str):
-            node["pattern"] = _ECMA_OF.get(pattern, pattern)
+            node["pattern"] = ECMA_OF.get(pattern, pattern)
         for value in node.values():
             _publish_patterns(value)
     elif isinstance(node, list):

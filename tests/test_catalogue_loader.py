@@ -290,6 +290,13 @@ MISTAKES: list[tuple[str, Callable[[str], str], str, str]] = [
         r"bad regular expression",
     ),
     (
+        "python-only-regular-expression",
+        replace("min_length = 1,", 'pattern = "^[A-Z]+\\\\Z",'),
+        "kinds.launch_notice.fields.launch_area.pattern",
+        r"expected an ECMA-262 regular expression \(JSON Schema's dialect\), found the "
+        r"Python-only '\\\\Z'",
+    ),
+    (
         "bad-party",
         replace('parties = ["US", "CN"]', 'parties = ["US", "china"]'),
         "agreement.parties[1]",

@@ -31,6 +31,7 @@ from nrrc.catalogue._model import (
     Source,
 )
 from nrrc.errors import CatalogueError, Problem
+from nrrc.patterns import python_pattern
 from nrrc.timeutil import Duration, parse_duration
 
 __all__ = ["Catalogue", "builtin_paths", "load_catalogue"]
@@ -42,6 +43,9 @@ FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 RULE_CODE = re.compile(r"^[A-Z]{2,6}[0-9]{3}$")
 RULE_NAME = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 CENTRE_ID = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+_PYTHON_ONLY = re.compile(r"(?<!\\)(?:\\\\)*\\[AZ]|\(\?(?:P[<=>]|#|[aiLmsux-]+[:)])")
+"""Python regular expression syntax that ECMA-262 (JSON Schema's dialect) does not have:
+``\\A``, ``\\Z``, named groups ``(?P<name>…)``, comments and inline flags."""
 STATUS_CODES = ("V", "V-ru", "V-hu", "S", "R")
 OPS = (">=", ">", "<=", "<", "==", "!=", "in")
 
@@ -280,10 +284,18 @@ def _field_spec(
     # Checks that do not depend on the type come first, so an unknown type hides nothing else.
     pattern = _str(ctx, value, "pattern", path, required=False) or None
     if pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            ctx.add(f"{path}.pattern", f"bad regular expression: {exc}")
+        python_only = _PYTHON_ONLY.search(pattern)
+        if python_only:
+            ctx.add(
+                f"{path}.pattern",
+                f"expected an ECMA-262 regular expression (JSON Schema's dialect), found the "
+                f"Python-only {python_only.group()!r} in {pattern!r}",
+            )
+        else:
+            try:
+                re.compile(python_pattern(pattern))
+            except re.error as exc:
+                ctx.add(f"{path}.pattern", f"bad regular expression: {exc}")
     minimum = _number(ctx, value, "min", path)
     maximum = _number(ctx, value, "max", path)
     if minimum is not None and maximum is not None and minimum > maximum:
