@@ -34,6 +34,7 @@ __all__ = [
     "Fault",
     "ObservedHeader",
     "ObservedWriter",
+    "decode_observed",
     "read_observed",
 ]
 
@@ -106,6 +107,17 @@ _decoder: msgspec.json.Decoder[ObservedLine] = msgspec.json.Decoder(ObservedLine
 _encoder = msgspec.json.Encoder()
 
 
+def decode_observed(data: bytes) -> ObservedLine:
+    """Decode one line of an observed log; raises ``msgspec.ValidationError`` /
+    ``DecodeError`` (invalid UTF-8 included) naming patterns as published."""
+    try:
+        return _decoder.decode(data)
+    except UnicodeDecodeError as exc:
+        raise invalid_utf8(exc, data) from exc
+    except msgspec.ValidationError as exc:
+        raise msgspec.ValidationError(published_pattern(str(exc))) from None
+
+
 def read_observed(path: str | Path) -> Iterator[Activity | Fault]:
     """Stream the activities and faults of an observed log.
 
@@ -125,14 +137,11 @@ def read_observed(path: str | Path) -> Iterator[Activity | Fault]:
             if not raw.data.strip():
                 continue
             try:
-                try:
-                    item = _decoder.decode(raw.data)
-                except UnicodeDecodeError as exc:
-                    raise invalid_utf8(exc, raw.data) from exc
+                item = decode_observed(raw.data)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{path}:{raw.lineno}: expected an observed-activity record "
-                    f"({OBSERVED_FORMAT}): {published_pattern(str(exc))}"
+                    f"({OBSERVED_FORMAT}): {exc}"
                 ) from exc
             if first:
                 if not isinstance(item, ObservedHeader) or item.format != OBSERVED_FORMAT:

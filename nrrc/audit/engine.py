@@ -75,9 +75,9 @@ from nrrc.catalogue import Catalogue
 from nrrc.envelope import Opened, Verifier
 from nrrc.errors import InvalidPayload, LogError
 from nrrc.keys import Keyring
-from nrrc.messages import MessageTypes, Statement, invalid_utf8, published_pattern
+from nrrc.messages import MessageTypes, Statement
 from nrrc.msglog import read_lines
-from nrrc.observed import OBSERVED_FORMAT, Activity, Fault, ObservedHeader
+from nrrc.observed import OBSERVED_FORMAT, Activity, ObservedHeader, decode_observed
 from nrrc.timeutil import format_delta, format_instant, to_utc
 from nrrc.verify import LogProblem
 
@@ -958,10 +958,6 @@ class _Engine:
 
 # -- observed activities ------------------------------------------------------------------------
 
-_observed_decoder: msgspec.json.Decoder[ObservedHeader | Activity | Fault] = msgspec.json.Decoder(
-    ObservedHeader | Activity | Fault
-)
-
 
 def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]:
     """Every activity of an observed log with its line, sorted by instant then line."""
@@ -976,14 +972,11 @@ def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]
             if not raw.data.strip():
                 continue
             try:
-                try:
-                    item = _observed_decoder.decode(raw.data)
-                except UnicodeDecodeError as exc:
-                    raise invalid_utf8(exc, raw.data) from exc
+                item = decode_observed(raw.data)
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 raise LogError(
                     f"{name}:{raw.lineno}: expected an observed-activity record "
-                    f"({OBSERVED_FORMAT}): {published_pattern(str(exc))}"
+                    f"({OBSERVED_FORMAT}): {exc}"
                 ) from exc
             if first:
                 if not isinstance(item, ObservedHeader) or item.format != OBSERVED_FORMAT:

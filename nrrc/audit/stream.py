@@ -255,6 +255,13 @@ class _Opening:
         """The envelope's text in the log line, when the fast reader remembers it by text."""
 
 
+def _keep(cache: OrderedDict[Any, _Opening], key: Any, opening: _Opening) -> None:
+    """Remember ``opening`` under ``key``, forgetting the oldest beyond ``CACHE_SIZE``."""
+    cache[key] = opening
+    if len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 class EnvelopeCache:
     """Openings remembered by the envelope's exact bytes, and by the envelope's text as it
     stands in a log line (two copies of one message in two logs are usually the same text, so
@@ -304,10 +311,7 @@ class _CachingVerifier(Verifier):
         found = self.cache.get(envelope)
         if found is None:
             found = self.opening(envelope, check_signature)
-            cache = self.cache
-            cache[envelope] = found
-            if len(cache) > CACHE_SIZE:
-                cache.popitem(last=False)
+            _keep(self.cache, envelope, found)
         self.last = found
         if found.error is not None:
             raise found.error.with_traceback(None)
@@ -447,9 +451,7 @@ def _plain_block(
             if opening.error is not None:
                 return None
             opening.text = text
-            by_text[tail] = opening
-            if len(by_text) > CACHE_SIZE:
-                by_text.popitem(last=False)
+            _keep(by_text, tail, opening)
         found[i] = opening
     openeds = list(map(_get_opened, found))
     if None in openeds:
@@ -592,9 +594,7 @@ def _fast(
                             raise fastscan.Doubt(lineno)
                         if tail is not None:
                             found.text = text
-                            by_text[tail] = found
-                            if len(by_text) > CACHE_SIZE:
-                                by_text.popitem(last=False)
+                            _keep(by_text, tail, found)
                     opened = found.opened
                     if opened is None:
                         raise fastscan.Doubt(lineno)
