@@ -40,7 +40,9 @@ from nrrc.timeutil import format_instant, to_utc
 __all__ = [
     "KEYRING_FORMAT",
     "KeyEntry",
+    "KeyEntryWire",
     "Keyring",
+    "KeyringWire",
     "Signer",
     "generate_key",
     "key_id_for",
@@ -61,7 +63,9 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
-class _EntryWire(msgspec.Struct, forbid_unknown_fields=True):
+class KeyEntryWire(msgspec.Struct, forbid_unknown_fields=True):
+    """One trusted public key, as the keyring file gives it."""
+
     key_id: str
     centre: Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
     public_key: str
@@ -69,9 +73,11 @@ class _EntryWire(msgspec.Struct, forbid_unknown_fields=True):
     valid_until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
 
 
-class _KeyringWire(msgspec.Struct, forbid_unknown_fields=True):
+class KeyringWire(msgspec.Struct, forbid_unknown_fields=True):
+    """A keyring file (the published schema is generated from this type)."""
+
     format: str
-    keys: list[_EntryWire]
+    keys: list[KeyEntryWire]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +170,7 @@ class Keyring:
         except OSError as exc:
             raise KeyFileError(f"{path}: cannot read the keyring: {exc.strerror or exc}") from exc
         try:
-            wire = msgspec.json.decode(raw, type=_KeyringWire)
+            wire = msgspec.json.decode(raw, type=KeyringWire)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise KeyFileError(
                 f"{path}: expected a JSON keyring ({KEYRING_FORMAT}): {published_pattern(str(exc))}"
@@ -214,10 +220,10 @@ class Keyring:
 
     def to_json(self) -> bytes:
         """The keyring file's content (pretty JSON, entries sorted)."""
-        wire = _KeyringWire(
+        wire = KeyringWire(
             format=KEYRING_FORMAT,
             keys=[
-                _EntryWire(
+                KeyEntryWire(
                     e.key_id,
                     e.centre,
                     base64.b64encode(e.public_key).decode(),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import msgspec
 
 from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
-from nrrc.patterns import ECMA_OF, published_pattern, python_pattern
+from nrrc.patterns import publish_patterns, published_pattern, python_pattern
 
 __all__ = [
     "CENTRE_PATTERN",
@@ -431,21 +431,8 @@ def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
             prop["description"] = spec.description.strip()
     _tighten(components)
     schema["$defs"] = components
-    _publish_patterns(schema)
+    publish_patterns(schema)
     return schema
-
-
-def _publish_patterns(node: Any) -> None:
-    """Write every pattern as published (the decoder's Python form is for the decoder)."""
-    if isinstance(node, dict):
-        pattern = node.get("pattern")
-        if isinstance(pattern, str):
-            node["pattern"] = ECMA_OF.get(pattern, pattern)
-        for value in node.values():
-            _publish_patterns(value)
-    elif isinstance(node, list):
-        for value in node:
-            _publish_patterns(value)
 
 
 DURATION_PATTERN = r"^-?P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"

@@ -273,7 +273,19 @@ def test_an_unknown_kind_is_refused(nrrc: Run) -> None:
     """Exit 2 with a pointer to the list."""
     result = call(nrrc, "schema", "bmlna.launch")
     assert result.code == 2, result
-    assert "unknown kind 'bmlna.launch'" in result.err
+    assert "unknown kind or file format 'bmlna.launch'" in result.err
+
+
+@pytest.mark.parametrize("name", ["log-line", "observed-line", "keyring", "audit-report"])
+def test_the_schema_of_each_file_format_is_printed(nrrc: Run, name: str) -> None:
+    """`nrrc schema NAME` prints the published schema of that file format."""
+    import json
+
+    result = call(nrrc, "schema", name)
+    assert result.code == 0, result
+    printed = json.loads(result.out)
+    published = Path(__file__).resolve().parent.parent / "messages" / "schema" / f"{name}.json"
+    assert printed == json.loads(published.read_text())
 
 
 # -- keys -----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from nrrc.catalogue import Catalogue, Rule, RuleType
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail, rules_app
-from nrrc.schemas import export_schemas, kind_schema
+from nrrc.schemas import FILE_SCHEMAS, export_schemas, file_schema, kind_schema
 
 AgreementsOpt = Annotated[list[Path] | None, typer.Option("--agreements", help=AGREEMENTS_HELP)]
 
@@ -189,14 +189,24 @@ def rules_show(
 def schema(
     kind: Annotated[
         str | None,
-        typer.Argument(help="Kind id, e.g. bmlna.launch_notice. Without it: list the kinds."),
+        typer.Argument(
+            help="Kind id (e.g. bmlna.launch_notice), envelope, or a file format: log-line, "
+            "observed-line, keyring, audit-report. Without it: list them."
+        ),
     ] = None,
     export: Annotated[
         Path | None, typer.Option("--export", help="Write every schema to this directory.")
     ] = None,
     agreements: AgreementsOpt = None,
 ) -> None:
-    """JSON Schema (2020-12) of a message kind, the envelope, or all of them (--export)."""
+    """JSON Schema (2020-12) of a message kind, the envelope, a file nrrc reads or writes, or
+    all of them (--export).
+
+    The file formats: log-line (one line of a message log), observed-line (one line of an
+    observed-activity log), keyring, audit-report (nrrc audit --format json). Patterns are
+    written so that validators using ECMA-262 and those using Python's or PCRE's rules (the
+    Python jsonschema library) accept the same strings.
+    """
     from nrrc.messages import MessageTypes
 
     cat = catalogue(agreements)
@@ -212,10 +222,16 @@ def schema(
         for k in sorted(cat.kinds.values(), key=lambda k: k.id):
             table.add_row(k.id, k.title)
         console.print(table)
-        console.print("Show one with `nrrc schema KIND`; the envelope with `nrrc schema envelope`.")
+        files = Table(title="files nrrc reads and writes", title_justify="left")
+        files.add_column("name", no_wrap=True)
+        files.add_column("title")
+        for name in FILE_SCHEMAS:
+            files.add_row(name, str(file_schema(name)["title"]))
+        console.print(files)
+        console.print("Show one with `nrrc schema NAME`; the envelope with `nrrc schema envelope`.")
         return
     try:
         doc = kind_schema(types, kind)
     except KeyError:
-        fail(f"unknown kind {kind!r}; `nrrc schema` lists them")
+        fail(f"unknown kind or file format {kind!r}; `nrrc schema` lists them")
     console.print_json(json.dumps(doc))
