@@ -129,9 +129,12 @@ def _log_line_schema() -> dict[str, Any]:
         "line's bytes without its newline. sent and received records hold the envelope's "
         "exact text (envelope; envelope_b64 is the standard base64 of its bytes when they are "
         "not UTF-8); rejected records also give the reason. A checkpoint has count equal to n "
-        "and head equal to prev, and sig is the owner's Ed25519 signature over PAE('"
-        "application/vnd.nrrc.checkpoint; version=1', the checkpoint message); the log ends "
-        "with a checkpoint when it is closed. nrrc verify checks what a schema cannot.",
+        "and head equal to prev; sig is the standard base64 of the owner's Ed25519 signature "
+        "over DSSE PAE('application/vnd.nrrc.checkpoint; version=1', text), where text is "
+        "'nrrc-checkpoint/1', owner, n, head and at joined by newlines, in UTF-8; at is "
+        "converted to UTC and written YYYY-MM-DDTHH:MM:SSZ, with .ffffff (six digits) before "
+        "the Z when it has microseconds. A closed log ends with a checkpoint. nrrc verify "
+        "checks what a schema cannot.",
     )
     _constrain(doc, "Header", "n", const=0)
     _constrain(doc, "Header", "prev", const=GENESIS)

@@ -447,3 +447,30 @@ def test_python_jsonschema_refuses_a_trailing_newline_in_a_statement_as_nrrc_doe
     assert not validator.is_valid(damaged)
     with pytest.raises(msgspec.ValidationError):
         types.decode(json.dumps(damaged).encode())
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_checkpoint_verifies_by_the_recipe_in_the_log_line_schema(path: Path) -> None:
+    """A peer follows the schema's description, with no nrrc code: DSSE PAE of the checkpoint
+    type and text, Ed25519 over it, the key found in the keyring by key_id."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    keys = {
+        k["key_id"]: k["public_key"]
+        for k in json.loads((path.parent / "keyring.json").read_text())["keys"]
+    }
+    lines = [json.loads(x) for x in _lines(path)]
+    owner = lines[0]["owner"]
+    checked = 0
+    for cp in (x for x in lines if x["type"] == "checkpoint"):
+        at = datetime.fromisoformat(cp["at"]).astimezone(UTC)
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S") + (f".{at:%f}" if at.microsecond else "") + "Z"
+        text = f"nrrc-checkpoint/1\n{owner}\n{cp['n']}\n{cp['head']}\n{stamp}".encode()
+        kind = b"application/vnd.nrrc.checkpoint; version=1"
+        pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(text), text)
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(keys[cp["key_id"]]))
+        key.verify(base64.b64decode(cp["sig"]), pae)  # raises InvalidSignature if not
+        checked += 1
+    assert checked >= 1
