@@ -128,6 +128,32 @@ def test_every_command_explains_itself(nrrc: Run, command: tuple[str, ...]) -> N
     assert "[]" not in result.out
 
 
+def test_help_paragraphs_are_reflowed_but_lists_are_kept() -> None:
+    """typer keeps a docstring's line breaks, which wrap raggedly in an 80-column terminal:
+    every command's help has its paragraphs joined into one line each."""
+    from nrrc.cli import app
+    from nrrc.cli._app import reflow
+
+    text = """First line.
+
+    A paragraph written over
+    two lines.
+
+    - a list
+    - kept as written
+    """
+    assert reflow(text) == (
+        "First line.\n\nA paragraph written over two lines.\n\n- a list\n- kept as written"
+    )
+    for command in app.registered_commands:
+        assert command.help is not None
+        for paragraph in command.help.split("\n\n"):
+            assert "\n" not in paragraph or paragraph.lstrip().startswith(("-", "|", "$")), (
+                command.name,
+                paragraph,
+            )
+
+
 # -- rules ----------------------------------------------------------------------------------
 
 

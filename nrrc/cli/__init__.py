@@ -8,6 +8,8 @@ from nrrc.cli import _rules  # noqa: F401
 from nrrc.cli import _verify  # noqa: F401
 from nrrc.cli import _keys  # noqa: F401
 from nrrc.cli import _node  # noqa: F401  (nrrc node and nrrc brokers)
-from nrrc.cli._app import app, main
+from nrrc.cli._app import app, main, reflow_help
+
+reflow_help(app)
 
 __all__ = ["app", "main"]

@@ -6,6 +6,7 @@ and prints. Bad input ends in one line on stderr and exit code 2, never a traceb
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Sequence
@@ -91,3 +92,39 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("nrrc: interrupted", markup=False)
         sys.exit(130)
+
+
+_KEEP_BREAKS = (" ", "-", "*", "|", "$", "\b")
+
+
+def reflow(text: str) -> str:
+    """``text`` with the lines of each paragraph joined, so the terminal wraps them: typer
+    keeps a docstring's own line breaks, which wrap raggedly in a narrow terminal. A paragraph
+    with a list, a table, a shell line or indentation (or starting with ``\\b``) is kept as
+    written."""
+    out = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.split("\n")
+        if paragraph.startswith(_KEEP_BREAKS) or any(
+            line.startswith(_KEEP_BREAKS) for line in lines[1:]
+        ):
+            out.append(paragraph)
+        else:
+            out.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+def reflow_help(application: typer.Typer) -> None:
+    """Reflow the help of every command and group of ``application`` (see :func:`reflow`)."""
+    info = application.info
+    if isinstance(info.help, str):
+        info.help = reflow(info.help)
+    for command in application.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if isinstance(doc, str):
+            command.help = reflow(doc)
+    for group in application.registered_groups:
+        if isinstance(group.help, str):
+            group.help = reflow(group.help)
+        if group.typer_instance is not None:
+            reflow_help(group.typer_instance)
