@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from nrrc.audit.report_json import report_schema
+from nrrc.audit.report_json import AuditDocument
 from nrrc.envelope import PAYLOAD_TYPE
 from nrrc.keys import KEYRING_FORMAT, KeyringWire
 from nrrc.messages import MessageTypes
@@ -85,8 +85,8 @@ publish_patterns(ENVELOPE_SCHEMA)
 
 
 def _generated(types: Any, name: str, title: str, description: str) -> dict[str, Any]:
-    """msgspec's schema of ``types`` as a published root: patterns in their ECMA-262 form,
-    docstrings dedented, definitions without msgspec's titles."""
+    """msgspec's schema of ``types`` as a published root: docstrings dedented, definitions
+    without msgspec's titles (:func:`file_schema` then writes its patterns as published)."""
     generated: dict[str, Any] = msgspec.json.schema(types)
     defs: dict[str, Any] = generated.pop("$defs")
     for d in defs.values():
@@ -100,7 +100,6 @@ def _generated(types: Any, name: str, title: str, description: str) -> dict[str,
         "$defs": defs,
     }
     _dedent(doc)
-    publish_patterns(doc)
     return doc
 
 
@@ -185,11 +184,25 @@ def _keyring_schema() -> dict[str, Any]:
     return doc
 
 
+def _audit_report_schema() -> dict[str, Any]:
+    # Objects stay open to keys added by later versions (no additionalProperties: false).
+    return _generated(
+        AuditDocument,
+        "audit-report",
+        "nrrc audit report (nrrc-audit/1)",
+        "What nrrc audit --format json writes: findings against the agreements' rules, each "
+        "with its evidence, the measured value against the bound and the source's "
+        "verification status. Every key is always present (null when a value does not "
+        "apply). New keys may be added in later versions of nrrc-audit/1; existing keys "
+        "never change meaning or type.",
+    )
+
+
 FILE_SCHEMAS = {
     "log-line": _log_line_schema,
     "observed-line": _observed_line_schema,
     "keyring": _keyring_schema,
-    "audit-report": report_schema,
+    "audit-report": _audit_report_schema,
 }
 """Name -> builder of the schema of each file format nrrc reads or writes."""
 

@@ -4,8 +4,8 @@ Format ``nrrc-audit/1``. Keys are always present (``null`` when a value does not
 keep the audit's order (findings sorted by first instant, code, message ids, fingerprint), and
 instants are RFC 3339 strings in UTC (``2026-03-01T00:00:00Z``). New keys may be added in later
 versions of ``nrrc-audit/1``; existing keys never change meaning or type. The JSON Schema is
-published as ``messages/schema/audit-report.json`` (generated from the types below by
-:func:`report_schema`; ``nrrc schema audit-report`` prints it)::
+published as ``messages/schema/audit-report.json`` (generated from :class:`AuditDocument` by
+:mod:`nrrc.schemas`; ``nrrc schema audit-report`` prints it)::
 
     {
       "format": "nrrc-audit/1",
@@ -60,10 +60,9 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 
 from nrrc.audit.findings import AuditResult, Finding, Measurement, Outcome, RuleSummary
-from nrrc.patterns import publish_patterns
 from nrrc.timeutil import to_utc
 
-__all__ = ["FORMAT", "exit_code", "render", "report_schema", "to_document"]
+__all__ = ["FORMAT", "AuditDocument", "document", "exit_code", "render", "to_document"]
 
 FORMAT: Final = "nrrc-audit/1"
 
@@ -213,7 +212,7 @@ def _fraction(value: datetime) -> str:
     return f".{value.microsecond:06d}".rstrip("0") if value.microsecond else ""
 
 
-def exit_code(result: AuditResult) -> int:
+def exit_code(result: AuditResult) -> Literal[0, 1]:
     """0 when no finding is a violation, 1 otherwise."""
     return 1 if result.violations else 0
 
@@ -284,7 +283,7 @@ def document(result: AuditResult) -> AuditDocument:
             warnings=outcomes.count(Outcome.WARNING),
             open=outcomes.count(Outcome.OPEN),
         ),
-        exit_code=1 if result.violations else 0,
+        exit_code=exit_code(result),
         summary=[_summary(s) for s in result.summary],
         findings=[_finding(f) for f in result.findings],
         measurements=[_measurement(m) for m in result.measurements],
@@ -301,21 +300,3 @@ def render(result: AuditResult) -> str:
     """The audit as ``nrrc-audit/1`` JSON (indented, ending in a newline)."""
     raw = msgspec.json.encode(document(result))
     return msgspec.json.format(raw, indent=2).decode() + "\n"
-
-
-def report_schema() -> dict[str, Any]:
-    """JSON Schema (2020-12) of the ``nrrc-audit/1`` document, generated from its types.
-
-    Objects stay open to keys added by later versions (``additionalProperties`` is not false);
-    every key of this version is required.
-    """
-    schema: dict[str, Any] = msgspec.json.schema(AuditDocument)
-    publish_patterns(schema)
-    root = schema["$defs"].pop("AuditDocument")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://nrrc.example/schema/audit-report.json",
-        **root,
-        "title": "nrrc audit report (nrrc-audit/1)",
-        "$defs": schema["$defs"],
-    }

@@ -105,9 +105,7 @@ def reflow(text: str) -> str:
     out = []
     for paragraph in inspect.cleandoc(text).split("\n\n"):
         lines = paragraph.split("\n")
-        if paragraph.startswith(_KEEP_BREAKS) or any(
-            line.startswith(_KEEP_BREAKS) for line in lines[1:]
-        ):
+        if any(line.startswith(_KEEP_BREAKS) for line in lines):
             out.append(paragraph)
         else:
             out.append(" ".join(line.strip() for line in lines))
