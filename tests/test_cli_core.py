@@ -7,6 +7,7 @@ the same handling as in a terminal: one line on stderr and exit code 2, never a 
 from __future__ import annotations
 
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -115,17 +116,34 @@ def call(nrrc: Run, *args: str | Path) -> Result:
         ("scenarios", "list"),
         ("scenarios", "show"),
         ("brokers",),
+        ("brokers", "generate"),
     ],
     ids=lambda c: " ".join(c) or "nrrc",
 )
 def test_every_command_explains_itself(nrrc: Run, command: tuple[str, ...]) -> None:
     """``--help`` exits 0 and says what the command does, with no text swallowed as markup
-    (a scenario's ``[[faults]]`` table name printed as ``[]``)."""
+    (a scenario's ``[[faults]]`` table name printed as ``[]``), and names each value by what
+    it is (``--until TIME``, ``LOG...``), not by its Python type (typer 0.29 shows
+    ``<list[Path]>``, ``<bool>`` for a flag, ``{inputs}...`` in the usage line)."""
     result = call(nrrc, *command, "--help")
     assert result.code == 0, result
     assert "Usage: nrrc" in result.out
     assert len(result.out.split()) > 20
     assert "[]" not in result.out
+    assert not re.search(r"<(str|bool|int|float|path|list\[)", result.out), result.out
+    usage = next(line for line in result.out.splitlines() if "Usage:" in line)
+    assert "{" not in usage, usage
+
+
+def test_help_names_values_by_what_they_are(nrrc: Run) -> None:
+    """An analyst reads ``--until TIME`` and ``LOG...``; a flag shows no value."""
+    out = call(nrrc, "audit", "--help").out
+    assert "Usage: nrrc audit [OPTIONS] LOG..." in out
+    for option, value in [("--until", "TIME"), ("--skew", "DURATION"), ("--select", "CODE")]:
+        row = next(line for line in out.splitlines() if f" {option} " in line)
+        assert value in row, row
+    row = next(line for line in out.splitlines() if " --no-verify " in line)
+    assert row.split("--no-verify")[1].split()[0] == "Skip", row
 
 
 def test_help_paragraphs_are_reflowed_but_lists_are_kept() -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import typing
 from collections.abc import Sequence
+from enum import Enum
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
+import typer.core
 from rich.console import Console
 
 from nrrc.catalogue import Catalogue, load_catalogue
@@ -126,3 +129,106 @@ def reflow_help(application: typer.Typer) -> None:
             group.help = reflow(group.help)
         if group.typer_instance is not None:
             reflow_help(group.typer_instance)
+
+
+METAVARS: dict[str, str] = {
+    "agreement": "ID",
+    "agreements": "PATH",
+    "bind": "ADDRESS",
+    "broker": "BROKER",
+    "ca": "FILE",
+    "centre": "CENTRE",
+    "centres": "CENTRE",
+    "cert": "FILE",
+    "clock_epoch": "SECONDS",
+    "clock_file": "FILE",
+    "code": "CODE",
+    "config_root": "DIR",
+    "data_root": "DIR",
+    "days": "DAYS",
+    "directory": "DIR",
+    "export": "DIR",
+    "federated_host": "HOST",
+    "files": "FILE",
+    "forge": "CENTRE",
+    "ignore": "CODE",
+    "inputs": "LOG",
+    "key": "FILE",
+    "keyring": "FILE",
+    "kill": "CENTRE",
+    "kind": "NAME",
+    "log_format": "FORMAT",
+    "logs": "LOG",
+    "min_give_up_real": "SECONDS",
+    "min_retry_real": "SECONDS",
+    "observed": "FILE",
+    "outsider": "ID",
+    "output": "FILE",
+    "password_file": "FILE",
+    "run_as": "USER",
+    "run_dir": "DIR",
+    "scenario": "SCENARIO",
+    "seconds": "SECONDS",
+    "secrets": "DIR",
+    "select": "CODE",
+    "skew": "DURATION",
+    "speed": "FACTOR",
+    "startup": "SECONDS",
+    "until": "TIME",
+    "valid_from": "TIME",
+    "valid_until": "TIME",
+}
+"""What each parameter's value is, by parameter name, as help shows it (``--until TIME``); a
+parameter whose name is not here is named by its type (see :func:`metavar`), and one that
+declares its own ``metavar`` keeps it."""
+
+
+def metavar(param: typer.core.TyperOption | typer.core.TyperArgument) -> str:
+    """What help calls the value of ``param``: its declared metavar, else its name in
+    :data:`METAVARS`, else its type (``N``, ``NUMBER``, ``PATH``, the choices), else its name in
+    capitals; nothing for a flag."""
+    if param.metavar is not None:
+        return param.metavar
+    if isinstance(param, typer.core.TyperOption) and param.is_flag:
+        return ""
+    name = param.name or ""
+    if name in METAVARS:
+        return METAVARS[name]
+    descriptor = getattr(param, "type_descriptor", None)
+    kind = getattr(descriptor, "annotation", None)
+    if typing.get_origin(kind) is list:
+        (kind,) = typing.get_args(kind)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "|".join(str(member.value) for member in kind)
+    return {int: "N", float: "NUMBER", Path: "PATH"}.get(kind, name.upper())  # type: ignore[arg-type]
+
+
+def _option_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    return metavar(self) or None
+
+
+def _argument_type(self: typer.core.TyperArgument, ctx: Any) -> str | None:
+    return None  # the name column shows it already (LOG...)
+
+
+def _argument_name(self: typer.core.TyperArgument) -> str:
+    return metavar(self) + ("..." if self.nargs != 1 else "")
+
+
+def _argument_display_name(self: typer.core.TyperArgument) -> str:
+    return metavar(self)
+
+
+def _argument_usage(self: typer.core.TyperArgument) -> str:
+    name = _argument_name(self)
+    return name if self.required else f"[{name}]"
+
+
+# typer 0.29 shows each parameter's Python type in help (`<list[Path]>`, `<bool>`, `<int
+# range>`, `{inputs}...` in the usage line): these show what the value is instead, as click
+# does (`--until TIME`, `LOG...`), and nothing for a flag.
+typer.core.TyperOption.display_type_rich = _option_type  # type: ignore[method-assign]
+typer.core.TyperArgument.display_type_rich = _argument_type  # type: ignore[method-assign,assignment]
+typer.core.TyperArgument._rich_display_name = _argument_name  # type: ignore[method-assign]
+typer.core.TyperArgument._usage_display_name = _argument_usage  # type: ignore[method-assign]
+typer.core.TyperArgument.display_name_raw = property(_argument_display_name)  # type: ignore[assignment]

@@ -41,10 +41,16 @@ def demo(
     seconds: Annotated[float, typer.Option(help="Real seconds they take.")] = 60.0,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Run directory (default: demo-run, or demo-out offline)."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Run directory (default: demo-run, or demo-out offline).",
+        ),
     ] = None,
     late_prone: Annotated[
-        str | None, typer.Option(help="Make this centre late with a third of its notices.")
+        str | None,
+        typer.Option(metavar="CENTRE", help="Make this centre late with a third of its notices."),
     ] = None,
     kill: Annotated[
         str | None, typer.Option(help="SIGKILL this centre's node mid-run, then restart it.")

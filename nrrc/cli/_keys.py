@@ -98,7 +98,8 @@ def keys_export(
     centre: Annotated[str, typer.Argument(help="Centre whose public keys to export.")],
     keyring: KeyringOpt = Path("keys/keyring.json"),
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Write here instead of standard output."),
     ] = None,
 ) -> None:
     """Export a centre's public keys as a keyring file to hand to its peers."""

@@ -131,8 +131,9 @@ def node(
     late_prone: Annotated[
         float | None,
         typer.Option(
+            metavar="CHANCE",
             help="Make this centre late-prone: the chance that a notice or reply goes out late "
-            "(by 36 simulated hours on average)."
+            "(by 36 simulated hours on average).",
         ),
     ] = None,
     link_faults: Annotated[

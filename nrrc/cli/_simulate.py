@@ -42,7 +42,9 @@ def simulate(
     scenario: Annotated[
         str, typer.Argument(help="Built-in scenario id (see `nrrc scenarios list`) or a file.")
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")] = Path("sim-out"),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Output directory.")
+    ] = Path("sim-out"),
     runs: Annotated[
         int, typer.Option("--runs", "-n", min=1, help="Monte Carlo: number of runs (seeds).")
     ] = 1,
