@@ -418,3 +418,83 @@ def test_periodic_missing_notice_violation_or_open(
     assert f.outcome is Outcome.VIOLATION and f.parties == ("RU",)
     (g,) = only(run(paths, cat, keyring, until=at("2026-12-15 23:59:58")), "VD001")
     assert g.outcome is Outcome.OPEN
+
+
+def test_a_late_annual_exchange_counts_for_the_year_it_is_for(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+) -> None:
+    """CFE001: GB's exchange effective 2027-01-01 (the 2026 exchange) arrives on 2027-01-05.
+    It is the 2026 exchange, 21 days late; it does not satisfy 2027, for which nothing came
+    by 2027-12-15."""
+    ex = Exchange(types, signers)
+    for sender, recipient, effective, when in [
+        ("RU", "GB", date(2027, 1, 1), "2026-12-10 00:00:00"),
+        ("RU", "GB", date(2028, 1, 1), "2027-12-10 00:00:00"),
+        ("GB", "RU", date(2027, 1, 1), "2027-01-05 00:00:00"),
+    ]:
+        payload = {"effective_date": effective, "language": "en"}
+        ex.send(sender, recipient, "cfe.annual_exchange", payload, at(when), at(when))
+    result = run(ex.write(tmp_path, close_at=at("2028-01-01 00:00:00")), cat, keyring)
+    late, missing = sorted(only(result, "CFE001"), key=lambda f: "late" not in f.explanation)
+    assert late.parties == ("GB",) and "for 2026 was received 2027-01-05" in late.explanation
+    assert "21 days late" in late.explanation
+    assert missing.outcome is Outcome.VIOLATION
+    assert "no annual exchange for 2027 (effective_date in 2028)" in missing.explanation
+    assert summary(result, "CFE001") == (4, 2, 2, 0, 0)
+
+
+def test_exercise_quota_counts_the_year_the_exercise_is_held(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+) -> None:
+    """MSE002 counts per calendar year of the exercise's start date: US's 2027 exercise,
+    notified on 2026-12-20, satisfies 2027, not 2026; RU notified one for each year."""
+    ex = Exchange(types, signers)
+    for sender, recipient, start, when in [
+        ("US", "RU", date(2026, 6, 1), "2026-05-01 00:00:00"),
+        ("US", "RU", date(2027, 1, 10), "2026-12-20 00:00:00"),
+        ("RU", "US", date(2026, 9, 1), "2026-08-01 00:00:00"),
+        ("RU", "US", date(2027, 9, 1), "2026-08-02 00:00:00"),
+    ]:
+        payload = {"start_date": start, "heavy_bombers": True}
+        ex.send(sender, recipient, "msea.exercise_notice", payload, at(when), at(when))
+    result = run(ex.write(tmp_path, close_at=at("2028-01-01 00:00:00")), cat, keyring)
+    assert not only(result, "MSE002")
+    assert summary(result, "MSE002") == (4, 4, 0, 0, 0)
+    # Without the January exercise's notice, US has none for 2027: a violation for 2027 only.
+    ex2 = Exchange(types, signers)
+    for sender, recipient, start, when in [
+        ("US", "RU", date(2026, 6, 1), "2026-05-01 00:00:00"),
+        ("RU", "US", date(2026, 9, 1), "2026-08-01 00:00:00"),
+        ("RU", "US", date(2027, 9, 1), "2026-08-02 00:00:00"),
+    ]:
+        payload = {"start_date": start, "heavy_bombers": True}
+        ex2.send(sender, recipient, "msea.exercise_notice", payload, at(when), at(when))
+    result = run(ex2.write(tmp_path / "2", close_at=at("2028-01-01 00:00:00")), cat, keyring)
+    (f,) = only(result, "MSE002")
+    assert f.parties == ("US",) and "for 2027 (start_date in 2027)" in f.explanation
+
+
+def test_year_field_must_name_a_date_or_integer_field(tmp_path: Path) -> None:
+    """A rule's year_field is checked like its other field references."""
+    from nrrc.errors import CatalogueError
+
+    bad = ZZ.replace("max = 2\n", 'max = 2\nyear_field = "zone"\n')
+    path = tmp_path / "zz.toml"
+    path.write_text(bad)
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue([path])
+    assert "year_field" in str(
+        err.value
+    ) and "this rule needs a date or datetime or integer" in str(err.value)
+    path.write_text(ZZ.replace("max = 2\n", "max = 2\nyear_offset = -1\n"))
+    with pytest.raises(CatalogueError) as err:
+        load_catalogue([path])
+    assert "year_offset needs year_field" in str(err.value)

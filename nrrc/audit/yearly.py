@@ -1,7 +1,13 @@
 """Calendar-year rules: quotas and periodic (annual) deadlines, per party.
 
-A notice counts for the UTC calendar year of its measured instant (its receipt by default), once
-per message (its first provision). Which parties are checked: the agreement's declared parties,
+A notice counts for one calendar year, once per message (its first provision): the UTC calendar
+year of its measured instant (its receipt by default), or, when the rule names a ``year_field``,
+the year its payload says it is for: the calendar year of that date (UTC for a datetime), or
+that integer, plus the rule's ``year_offset``. So the CFE exchange of data effective 1 January
+2027 counts for 2026 (``effective_date``, offset -1) even when it arrives late, in January 2027,
+and a heavy-bomber exercise starting 10 January 2027 counts for 2027 even when notified in
+December 2026. A notice whose payload leaves that field out counts for the year of its measured
+instant. Which parties are checked: the agreement's declared parties,
 or, when it declares none, every centre that sent or received a message of one of its kinds in
 the logs; in both cases only parties whose notices the logs can show (their own log is given,
 or the log of another party or of the central contact is). Which years: every year the audited
@@ -36,7 +42,7 @@ from nrrc.audit.collector import Collector
 from nrrc.audit.events import Provision, kind_words, short_id, values_of
 from nrrc.audit.findings import EvidenceLike
 from nrrc.catalogue import Applicability, Rule, RuleType
-from nrrc.timeutil import format_instant
+from nrrc.timeutil import format_instant, to_utc
 
 __all__ = ["YearlyChecks"]
 
@@ -97,7 +103,8 @@ class YearlyChecks:
             at = prov.instant(rule)
             if at is None:
                 continue
-            key = (rule.code, st.sender, at.year)
+            year = at.year if rule.year_field is None else _year_for(rule, values_of(prov), at)
+            key = (rule.code, st.sender, year)
             if rule.type is RuleType.QUOTA:
                 tally = self.tallies.get(key)
                 if tally is None:
@@ -124,11 +131,14 @@ class YearlyChecks:
         agreements in ``active`` (with messages in the logs) or selected explicitly."""
         last = period_end - timedelta(microseconds=1) if period_end > period_start else period_end
         years = range(period_start.year, last.year + 1)
+        counted: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for code, party, year in (*self.tallies, *self.firsts):
+            counted[code, party].add(year)
         for rule in self.rules:
             if rule.agreement not in active and not self.collector.explicit(rule):
                 continue
             for party in parties(rule.agreement):
-                for year in years:
+                for year in sorted({*years, *counted.get((rule.code, party), ())}):
                     if rule.type is RuleType.QUOTA:
                         self._quota(rule, party, year, period_start, period_end)
                     else:
@@ -146,7 +156,7 @@ class YearlyChecks:
         year_last = datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC)
         instants = {"year_start": year_start, "year_end": year_last}
         keys = (party, str(year))
-        got = f"{party}: {n} {self._what(rule)} {self._measured(rule)} in {year}"
+        got = f"{party}: {n} {self._what(rule)} {_year_words(rule, year)}"
         if rule.max_count is not None and n > rule.max_count:
             extra = n - rule.max_count
             self.collector.rule_finding(
@@ -220,6 +230,11 @@ class YearlyChecks:
         if last_ok < start:
             return
         broken = last_ok <= end
+        which = (
+            f"{verb} in {year}"
+            if rule.year_field is None
+            else f"for {year} ({_field_year(rule, year)}) {verb}"
+        )
         where = (
             "inside the audited period"
             if broken
@@ -228,12 +243,38 @@ class YearlyChecks:
         self.collector.rule_finding(
             rule,
             self.collector.rule_outcome(rule, broken),
-            f"{party}: no {what} {verb} in {year}; it was due by the end of "
+            f"{party}: no {what} {which}; it was due by the end of "
             f"{due.isoformat()} (UTC), {where}",
             keys=(party, str(year)),
             parties=(party,),
             instants={"deadline": last_ok},
         )
+
+
+def _year_for(rule: Rule, values: dict[str, Any], at: datetime) -> int:
+    """The calendar year a notice counts for (see the module's docstring)."""
+    value = values.get(rule.year_field or "")
+    if isinstance(value, datetime):
+        year = to_utc(value).year
+    elif isinstance(value, date):
+        year = value.year
+    elif isinstance(value, int) and not isinstance(value, bool):
+        year = value
+    else:
+        return at.year
+    return year + rule.year_offset
+
+
+def _field_year(rule: Rule, year: int) -> str:
+    """``effective_date in 2027``: what the payload of a notice for ``year`` says."""
+    return f"{rule.year_field} in {year - rule.year_offset}"
+
+
+def _year_words(rule: Rule, year: int) -> str:
+    """``received in 2026``, or ``for 2026 (effective_date in 2027)``."""
+    if rule.year_field is None:
+        return f"{'sent' if rule.measured_at.value == 'sending' else 'received'} in {year}"
+    return f"for {year} ({_field_year(rule, year)})"
 
 
 def _due_date(year: int, month: int, day: int) -> date:

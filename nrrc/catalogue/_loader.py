@@ -109,8 +109,8 @@ _RULE_PARAMS: dict[RuleType, tuple[set[str], set[str]]] = {
         {"kind", "activity", "window_start"},
         {"window_end", "window_length", "area_field"},
     ),
-    RuleType.QUOTA: ({"kind"}, {"min", "max"}),
-    RuleType.PERIODIC: ({"kind", "due"}, set()),
+    RuleType.QUOTA: ({"kind"}, {"min", "max", "year_field", "year_offset"}),
+    RuleType.PERIODIC: ({"kind", "due"}, {"year_field", "year_offset"}),
     RuleType.SPAN: ({"kind", "start_field", "end_field", "bound"}, set()),
 }
 
@@ -509,6 +509,9 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
     max_count = _int(ctx, value, "max", path)
     if rtype is RuleType.QUOTA and min_count is None and max_count is None:
         ctx.add(path, "a quota rule needs 'min', 'max' or both")
+    year_offset = _int(ctx, value, "year_offset", path)
+    if year_offset is not None and "year_field" not in value:
+        ctx.add(f"{path}.year_offset", "year_offset needs year_field (the field it is added to)")
     due_month = due_day = None
     if "due" in value:
         due = value["due"]
@@ -565,6 +568,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         "window_start": text("window_start"),
         "window_end": text("window_end"),
         "area_field": text("area_field"),
+        "year_field": text("year_field"),
         "start_field": text("start_field"),
         "end_field": text("end_field"),
         "applies_if": _applicability(ctx, value.get("applies_if"), f"{path}.applies_if"),
@@ -587,6 +591,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         max_count=max_count,
         due_month=due_month,
         due_day=due_day,
+        year_offset=year_offset or 0,
         sla=bool(sla),
         retired=bool(retired),
         **params,
@@ -897,6 +902,7 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
     need_field(kind, "start_field", r.start_field, instant)
     need_field(kind, "end_field", r.end_field, instant)
     need_field(kind, "area_field", r.area_field, (FieldType.AREA, FieldType.LIST))
+    need_field(kind, "year_field", r.year_field, (*instant, FieldType.INTEGER))
     if r.type is not RuleType.WINDOW:
         for group in (r.applies_if.any_of, r.applies_if.all_of):
             for c in group:

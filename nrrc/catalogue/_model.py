@@ -267,11 +267,23 @@ class Rule:
     max_count: int | None = None
     due_month: int | None = None
     due_day: int | None = None
+    year_field: str | None = None
+    year_offset: int = 0
     applies_if: Applicability = field(default_factory=Applicability)
     sla: bool = False
     rationale: str = ""
     example: str = ""
     retired: bool = False
+
+    def year_words(self) -> str:
+        """Which calendar year a notice counts for, in words (quota and periodic rules)."""
+        if not self.year_field:
+            m = "receipt" if self.measured_at is MeasuredAt.RECEIPT else "sending"
+            return f"the UTC calendar year of its {m}"
+        if not self.year_offset:
+            return f"the calendar year of its {self.year_field}"
+        sign = "+" if self.year_offset > 0 else "-"
+        return f"the calendar year of its {self.year_field} {sign} {abs(self.year_offset)}"
 
     @property
     def verified(self) -> Verified:

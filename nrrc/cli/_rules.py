@@ -111,11 +111,16 @@ def _semantics(r: Rule) -> list[str]:
             "violation."
         )
     elif r.type is RuleType.QUOTA:
-        lines.append(f"Per party and UTC calendar year: {r.bound_words()} {r.kind} notices.")
+        lines.append(
+            f"Per party and calendar year: {r.bound_words()} {r.kind} notices. A notice counts "
+            f"for {r.year_words()}."
+        )
     elif r.type is RuleType.PERIODIC:
         lines.append(
             f"Each party must provide a {r.kind} {r.bound_words()} (UTC date of "
-            f"{'receipt' if m == 'received' else 'sending'})."
+            f"{'receipt' if m == 'received' else 'sending'}). A notice counts for "
+            f"{r.year_words()}; the first one for a year decides, and one {m} after that "
+            "year's due date is late by so many calendar days."
         )
     elif r.type is RuleType.SPAN:
         lines.append(
