@@ -498,3 +498,97 @@ def test_year_field_must_name_a_date_or_integer_field(tmp_path: Path) -> None:
     with pytest.raises(CatalogueError) as err:
         load_catalogue([path])
     assert "year_offset needs year_field" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("end", "covered"),
+    [
+        pytest.param("2026-03-12 23:59:59", True, id="ends-last-second-of-window"),
+        pytest.param("2026-03-13 00:00:00", True, id="ends-exactly-at-window-end"),
+        pytest.param("2026-03-13 00:00:01", False, id="ends-one-second-after"),
+        pytest.param("2026-03-20 00:00:00", False, id="runs-a-week-past"),
+    ],
+)
+def test_a_lasting_activity_must_end_inside_the_window(
+    tmp_path: Path,
+    zz: tuple[Catalogue, MessageTypes, Path],
+    signers: dict[str, Signer],
+    keyring: Keyring,
+    end: str,
+    covered: bool,
+) -> None:
+    """An activity falls inside a window from its start to its end: one notified for
+    2026-03-10..2026-03-12 that runs on after 24:00 on the 12th is not covered, and the
+    finding names the notice that covered its start."""
+    cat, types, _ = zz
+    ex = Exchange(types, signers)
+    notice = ex.send(
+        "IN",
+        "PK",
+        "zz.trial",
+        _trial(date(2026, 3, 10), date(2026, 3, 12)),
+        at("2026-03-01 00:00:00"),
+        at("2026-03-01 00:00:01"),
+    )
+    ex.observe("trial", "IN", at("2026-03-11 06:00:00"), end_at=at(end))
+    result = run(ex.write(tmp_path), cat, keyring)
+    if covered:
+        assert summary(result, "ZZ001") == (1, 1, 0, 0, 0)
+        return
+    (f,) = only(result, "ZZ001")
+    assert "covers its start but not its end" in f.explanation
+    assert f"ran until {end} UTC" in f.explanation
+    assert f.message_ids == (notice.statement.id,)
+
+
+def test_vd004_checks_the_notified_area(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+) -> None:
+    """A notifiable military activity 1,500 km from the area of the only prior notification
+    covering its dates is not covered by it (Vienna Document Ch. V: the notice gives the area)."""
+    ex = Exchange(types, signers)
+    area = {"shape": "circle", "center": {"lat": 55.0, "lon": 30.0}, "radius": 100, "unit": "km"}
+    payload = {
+        "designation": "Zapad",
+        "purpose": "exercise",
+        "participating_states": ["RU"],
+        "start_date": date(2026, 9, 10),
+        "end_date": date(2026, 9, 20),
+        "area": area,
+        "troops": 12000,
+        "battle_tanks": 100,
+        "acv": 100,
+        "artillery": 50,
+        "alert_activity": False,
+    }
+    ex.send(
+        "RU",
+        "GB",
+        "vd11.prior_notification",
+        payload,
+        at("2026-07-01 00:00:00"),
+        at("2026-07-01 00:00:01"),
+    )
+    attrs = {"troops": 12000}
+    ex.observe(
+        "military_activity",
+        "RU",
+        at("2026-09-15 00:00:00"),
+        location=Point(lat=55.1, lon=30.1),
+        attributes=attrs,
+    )
+    ex.observe(
+        "military_activity",
+        "RU",
+        at("2026-09-16 00:00:00"),
+        location=Point(lat=43.0, lon=45.0),
+        attributes=attrs,
+    )
+    result = run(ex.write(tmp_path), cat, keyring)
+    (f,) = only(result, "VD004")
+    assert "does not contain the location 43.0000, 45.0000" in f.explanation
+    assert summary(result, "VD004") == (2, 1, 1, 0, 0)

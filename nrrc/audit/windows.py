@@ -5,9 +5,11 @@ its ``activity`` name is the rule's ``activity`` and the rule's ``applies_if`` h
 attributes (plus ``party``, ``at`` and ``activity``). It is covered when a notice of the rule's
 kind from the same party was provided (received, by default) strictly before the activity's
 instant and its window (``window_start`` to ``window_end``, or ``window_start`` plus
-``window_length``; see :mod:`nrrc.audit.semantics`) contains that instant; and, when both the
-notice (``area_field``) and the activity (``location``) give one, its area contains the
-activity's location. An activity with no covering notice is a violation.
+``window_length``; see :mod:`nrrc.audit.semantics`) contains that instant and, for an activity
+that lasts (``end_at``), its end too (an end exactly at the window's end is inside); and, when
+both the notice (``area_field``) and the activity (``location``) give one, its area contains the
+activity's location. An activity with no covering notice is a violation; the finding names the
+notice that covered its start when only the end or the area was outside.
 
 Activities are merged with the messages in time order, so a notice is forgotten once its window
 has ended: memory holds only windows still open.
@@ -54,7 +56,7 @@ class WindowChecks:
                 self.by_kind[r.kind].append(r)
                 self.by_activity[r.activity].append(r)
         self.notices: dict[tuple[str, str], list[_Notice]] = {}
-        self.deferred: list[tuple[Rule, Activity, datetime, EvidenceLike, _Notice | None]] = []
+        self.deferred: list[tuple[Rule, Activity, datetime, EvidenceLike, _Notice | None, str]] = []
 
     def kinds(self) -> set[str]:
         """Kinds whose windows are remembered."""
@@ -117,9 +119,9 @@ class WindowChecks:
 
     def finish(self, in_scope: Any) -> None:
         """Report the uncovered activities whose scope only the end of the logs could tell."""
-        for rule, activity, at, evidence, wrong_area in self.deferred:
+        for rule, activity, at, evidence, partial, why in self.deferred:
             if in_scope(rule.agreement, activity.party):
-                self._uncovered(rule, activity, at, evidence, wrong_area)
+                self._uncovered(rule, activity, at, evidence, partial, why)
         self.deferred.clear()
 
     def _check(
@@ -132,7 +134,13 @@ class WindowChecks:
         if len(live) != len(notices):
             self.notices[key] = live
         in_time = [n for n in live if n.provided < at and n.window.covers(at)]
-        wrong_area = None
+        partial, why = None, ""
+        if in_time and activity.end_at is not None:
+            end = to_utc(activity.end_at)
+            whole = [n for n in in_time if end <= n.window.hi]
+            if not whole:
+                partial, why = in_time[0], "end"
+            in_time = whole
         if in_time:
             if activity.location is None or not rule.area_field:
                 self.collector.passed(rule.code)
@@ -142,11 +150,11 @@ class WindowChecks:
                 if inside is None or inside:
                     self.collector.passed(rule.code)
                     return
-            wrong_area = in_time[0]
+            partial, why = in_time[0], "area"
         if defer:
-            self.deferred.append((rule, activity, at, evidence, wrong_area))
+            self.deferred.append((rule, activity, at, evidence, partial, why))
         else:
-            self._uncovered(rule, activity, at, evidence, wrong_area)
+            self._uncovered(rule, activity, at, evidence, partial, why)
 
     def _uncovered(
         self,
@@ -154,21 +162,34 @@ class WindowChecks:
         activity: Activity,
         at: datetime,
         evidence: EvidenceLike,
-        wrong_area: _Notice | None,
+        partial: _Notice | None,
+        why: str,
     ) -> None:
         what = kind_words(rule.kind or "")
         head = f"{activity.party} {activity.activity} observed {format_instant(at)} ({activity.id})"
-        if wrong_area is not None:
+        instants = {"activity": at}
+        if partial is not None and why == "end":
+            assert activity.end_at is not None
+            end = to_utc(activity.end_at)
+            instants["activity_end"] = end
+            text = (
+                f"{head}: the {what} {short_id(partial.message_id)} covers its start but not "
+                f"its end: the activity ran until {format_instant(end)}, after the window "
+                f"({partial.window.words()})"
+            )
+            ids: tuple[str, ...] = (partial.message_id,)
+            ev = (evidence, *partial.evidence)
+        elif partial is not None:
             loc = activity.location
             assert loc is not None
             text = (
-                f"{head}: the {what} {short_id(wrong_area.message_id)} covers the time "
-                f"({wrong_area.window.words()}) but its "
+                f"{head}: the {what} {short_id(partial.message_id)} covers the time "
+                f"({partial.window.words()}) but its "
                 f"{semantics.field_words(rule.area_field or '')} "
                 f"does not contain the location {loc.lat:.4f}, {loc.lon:.4f}"
             )
-            ids: tuple[str, ...] = (wrong_area.message_id,)
-            ev = (evidence, *wrong_area.evidence)
+            ids = (partial.message_id,)
+            ev = (evidence, *partial.evidence)
         else:
             text = (
                 f"{head}: no {what} from {activity.party} provided before it has a window "
@@ -183,6 +204,6 @@ class WindowChecks:
             keys=(activity.id, activity.party),
             parties=(activity.party,),
             message_ids=ids,
-            instants={"activity": at},
+            instants=instants,
             evidence=ev,
         )

@@ -104,11 +104,15 @@ def _semantics(r: Rule) -> list[str]:
         )
     elif r.type is RuleType.WINDOW:
         end = r.window_end or f"{r.window_start} + {r.window_length}"
+        area = (
+            f" and inside its {r.area_field} when the activity has a location"
+            if r.area_field
+            else ""
+        )
         lines.append(
             f"Each observed {r.activity} must fall inside the window {r.window_start} .. "
-            f"{end} of an earlier {r.kind} from the same party (and inside its "
-            "area when both give one). An activity with no covering notice is a "
-            "violation."
+            f"{end} of an earlier {r.kind} from the same party, from its start to its end "
+            f"when it lasts{area}. An activity with no covering notice is a violation."
         )
     elif r.type is RuleType.QUOTA:
         lines.append(
