@@ -535,3 +535,47 @@ def test_select_and_ignore_by_code_and_agreement(
     assert {f.code for f in sel.findings} == {"BML001"}
     ign = run(paths, cat, keyring, selection=Selection(ignore=("BML001", "msea")))
     assert not {f.code for f in ign.findings} & {"BML001", "MSE002"}
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["names-the-state-asked", "names-none"])
+def test_a_request_copied_to_all_is_owed_a_reply_by_the_state_asked_only(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+    named: bool,
+) -> None:
+    """VD002: GB asks RU for an explanation, with copies to all participating States (sent to
+    the vd11 regime, received by RU, FR and US); RU replies in 2 h. Naming RU in
+    requested_state, the copies owe nothing; naming nobody, every recipient owes a reply."""
+    ex = Exchange(types, signers)
+    t = at("2026-02-11 10:00:00")
+    payload: dict[str, object] = {"concern": "forces near the border"}
+    if named:
+        payload["requested_state"] = "RU"
+    request = ex.send(
+        "GB",
+        "vd11",
+        "vd11.unusual_activity_request",
+        payload,
+        t - timedelta(seconds=5),
+        t,
+        receivers=("RU", "FR", "US"),
+    )
+    reply = {"objectives": "x", "location": "y"}
+    ex.send(
+        "RU",
+        "GB",
+        "vd11.unusual_activity_reply",
+        reply,
+        t + timedelta(hours=2),
+        t + timedelta(hours=2, seconds=1),
+        reply_to=request,
+    )
+    result = run(ex.write(tmp_path, close_at=at("2026-02-20 00:00:00")), cat, keyring)
+    if named:
+        assert not only(result, "VD002")
+        assert summary(result, "VD002") == (1, 1, 0, 0, 0)
+    else:
+        assert sorted(f.parties for f in only(result, "VD002")) == [("FR", "GB"), ("US", "GB")]

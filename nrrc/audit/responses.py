@@ -7,6 +7,10 @@ trigger's exact statement bytes, no later than the trigger's receipt + bound. Th
 measured at its receipt by the trigger's sender (or at its sending where the rule says so, or when
 the sender's log is not among the inputs). The first answer counts.
 
+When the rule names a ``responder_field`` and the trigger gives it (a Vienna Document request
+for explanation sent to every participating State names the State asked), only that party owes
+the answer; the other recipients hold copies.
+
 An answer whose digest does not match is an integrity finding (INT011) and does not count. An
 obligation still open when the logs end is a violation when its deadline is at or before the end
 of the audited period, and reported as open when the deadline lies after it. Memory holds only
@@ -35,6 +39,15 @@ from nrrc.timeutil import format_delta, format_instant
 __all__ = ["ResponseChecks"]
 
 _sha256 = hashlib.sha256
+
+
+def _copy_only(field: str, prov: Provision) -> bool:
+    """Whether the trigger names, in ``field``, another party than the one it was provided
+    to as the one that must answer."""
+    named = values_of(prov).get(field)
+    return named is not None and named != prov.receiver
+
+
 _SENDING = MeasuredAt.SENDING
 
 
@@ -110,6 +123,7 @@ class ResponseChecks:
     def _trigger(self, rule: Rule) -> Callable[[Provision], None]:
         """The check of one response rule on its trigger kind: :meth:`_oblige`, faster."""
         cond = rule.applies_if if rule.applies_if else None
+        responder = rule.responder_field
         delta = self.delta[rule.code]
         far = FAR - delta.total_seconds()
         fast = self.fast[rule.code]
@@ -122,6 +136,8 @@ class ResponseChecks:
             if at is None:
                 return
             if cond is not None and not cond.holds(values_of(prov)):
+                return
+            if responder is not None and _copy_only(responder, prov):
                 return
             ts = prov.ts
             if ts >= far:
@@ -170,6 +186,8 @@ class ResponseChecks:
                         values = values_of(prov)
                     if not rule.applies_if.holds(values):
                         continue
+                if rule.responder_field and _copy_only(rule.responder_field, prov):
+                    continue
                 self._oblige(rule, prov)
         if kind in self.by_response and st.in_reply_to is not None:
             self._answer(prov)

@@ -104,7 +104,7 @@ _RULE_PARAMS: dict[RuleType, tuple[set[str], set[str]]] = {
     # type: (required params, optional params)
     RuleType.LEAD_TIME: ({"kind", "anchor", "bound"}, set()),
     RuleType.LAG: ({"kind", "anchor", "bound"}, set()),
-    RuleType.RESPONSE: ({"trigger", "response", "bound"}, set()),
+    RuleType.RESPONSE: ({"trigger", "response", "bound"}, {"responder_field"}),
     RuleType.WINDOW: (
         {"kind", "activity", "window_start"},
         {"window_end", "window_length", "area_field"},
@@ -569,6 +569,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         "window_end": text("window_end"),
         "area_field": text("area_field"),
         "year_field": text("year_field"),
+        "responder_field": text("responder_field"),
         "start_field": text("start_field"),
         "end_field": text("end_field"),
         "applies_if": _applicability(ctx, value.get("applies_if"), f"{path}.applies_if"),
@@ -894,7 +895,7 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
 
     instant = (FieldType.DATE, FieldType.DATETIME)
     kind = need_kind("kind", r.kind)
-    need_kind("trigger", r.trigger)
+    trigger = need_kind("trigger", r.trigger)
     need_kind("response", r.response)
     need_field(kind, "anchor", r.anchor, instant)
     need_field(kind, "window_start", r.window_start, instant)
@@ -903,6 +904,7 @@ def _check_rule_refs(a: Agreement, r: Rule, path: str, kinds: Mapping[str, Kind]
     need_field(kind, "end_field", r.end_field, instant)
     need_field(kind, "area_field", r.area_field, (FieldType.AREA, FieldType.LIST))
     need_field(kind, "year_field", r.year_field, (*instant, FieldType.INTEGER))
+    need_field(trigger, "responder_field", r.responder_field, (FieldType.STRING,))
     if r.type is not RuleType.WINDOW:
         for group in (r.applies_if.any_of, r.applies_if.all_of):
             for c in group:

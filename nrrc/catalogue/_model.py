@@ -269,6 +269,7 @@ class Rule:
     due_day: int | None = None
     year_field: str | None = None
     year_offset: int = 0
+    responder_field: str | None = None
     applies_if: Applicability = field(default_factory=Applicability)
     sla: bool = False
     rationale: str = ""

@@ -102,6 +102,11 @@ def _semantics(r: Rule) -> list[str]:
             "received. A missing answer is a violation once its deadline lies inside "
             "the audited period, and open if the deadline lies after the logs end."
         )
+        if r.responder_field:
+            lines.append(
+                f"When a {r.trigger} names a party in {r.responder_field}, only that party "
+                "owes the answer; the other recipients hold copies."
+            )
     elif r.type is RuleType.WINDOW:
         end = r.window_end or f"{r.window_start} + {r.window_length}"
         area = (
