@@ -335,6 +335,10 @@ def test_replay_from_another_origin_refused(
     assert [t.envelope for t in again.transmits] == [first.records[1].envelope]
     replay = us.receive(T0 + timedelta(minutes=2), Delivery(env, "ZZ"))
     assert [(r.direction, r.reason) for r in replay.records] == [("rejected", "replayed")]
+    # The warning names the message and its kind: an operator finds it in the logs.
+    (event,) = [e for e in replay.events if e.name == "rejected"]
+    notice_id = next(e.message_id for e in first.events if e.kind == event.kind)
+    assert event.kind is not None and event.message_id == notice_id is not None
 
 
 def test_new_message_from_wrong_origin_refused(

@@ -488,14 +488,23 @@ class Centre:
     # -- receiving -----------------------------------------------------------------------
 
     def _reject(
-        self, now: datetime, delivery: Delivery, reason: str, detail: str, step: Step
+        self,
+        now: datetime,
+        delivery: Delivery,
+        reason: str,
+        detail: str,
+        step: Step,
+        opened: Opened | None = None,
     ) -> Step:
+        """Log and report a refused envelope (naming its message id and kind when it opened)."""
         step.records.append(LogRecord("rejected", now, delivery.envelope, reason, detail))
         step.events.append(
             Event(
                 "rejected",
                 now,
                 _WARN,
+                message_id=opened.statement.id if opened is not None else None,
+                kind=opened.statement.kind if opened is not None else None,
                 peer=delivery.origin,
                 detail=f"{reason}: {detail}",
                 data={"reason": reason},
@@ -539,6 +548,7 @@ class Centre:
                 "replayed",
                 f"message {message_id} from {sender} was received before ({why})",
                 step,
+                opened,
             )
         if not origin_ok:
             return self._reject(
@@ -547,6 +557,7 @@ class Centre:
                 "wrong-origin",
                 f"signed by {sender} but delivered by {origin}",
                 step,
+                opened,
             )
         epoch, seq = st.epoch, st.seq
         windows = s.windows.get(sender)
@@ -560,6 +571,7 @@ class Centre:
                 "replayed",
                 f"sequence number {seq} of epoch {epoch} from {sender} was used before",
                 step,
+                opened,
             )
         if window is None:
             window = windows[epoch] = Window()
