@@ -75,6 +75,7 @@ from nrrc.msglog import decode_line
 from nrrc.observed import Activity, Fault, ObservedWriter
 from nrrc.scenario import Injection, Scenario
 from nrrc.simulate import scenario_keys
+from nrrc.timeutil import MAX_DURATION_DAYS
 from nrrc.transport.mqtt import BrokerURL, MqttSettings
 
 __all__ = [
@@ -497,8 +498,11 @@ async def run_demo(
                 f"{flag}: {value} is not a centre of scenario {scenario.id} "
                 f"(its centres: {', '.join(scenario.centre_ids)})"
             )
-    if not options.seconds > 0 or not options.days > 0:
-        raise NrrcError("--days and --seconds: expected positive numbers")
+    if not 0 < options.seconds < 1e9 or not 0 < options.days <= MAX_DURATION_DAYS:
+        raise NrrcError(
+            f"--days and --seconds: expected positive finite numbers (days up to "
+            f"{MAX_DURATION_DAYS}), found {options.days} and {options.seconds}"
+        )
     days = min(options.days, scenario.duration.total_seconds() / 86400)
     speed = days * 86400 / options.seconds
     until = scenario.start + timedelta(days=days)

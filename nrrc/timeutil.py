@@ -90,12 +90,28 @@ _SHORT = re.compile(
 _ISO = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 
+MAX_DURATION_DAYS = 36_600
+"""The longest duration accepted (about 100 years): longer than any bound of an agreement or
+any run, and far inside what dates and timedeltas can hold."""
+
+
 def parse_duration(text: str) -> Duration:
-    """Parse ``24h``, ``14d``, ``90min``, ``30s`` or an ISO 8601 ``P14D`` / ``PT24H``.
+    """Parse ``24h``, ``14d``, ``90min``, ``30s`` or an ISO 8601 ``P14D`` / ``PT24H``, at most
+    :data:`MAX_DURATION_DAYS` days.
 
     Raises:
         ValueError: with a message saying what was expected and what was found.
     """
+    found = _parse_duration(text)
+    if found.seconds > MAX_DURATION_DAYS * 86400:
+        raise ValueError(
+            f"expected a duration of at most {MAX_DURATION_DAYS} days (about 100 years), "
+            f"found {text!r}"
+        )
+    return found
+
+
+def _parse_duration(text: str) -> Duration:
     if not isinstance(text, str):
         raise ValueError(f"expected a duration such as '24h' or '14d', found {text!r}")
     m = _SHORT.match(text)
@@ -141,6 +157,11 @@ def parse_instant(text: str) -> datetime:
         raise ValueError(
             f"expected an RFC 3339 instant like 2026-03-01T12:00:00Z, found {text!r}"
         ) from exc
+    if value.tzinfo is None:
+        raise ValueError(
+            f"expected an RFC 3339 instant with its UTC offset, like 2026-03-01T12:00:00Z, "
+            f"found {text!r} (no offset)"
+        )
     return to_utc(value)
 
 

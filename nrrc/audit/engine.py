@@ -90,6 +90,9 @@ GC_THRESHOLD = 100_000
 PARALLEL_MIN_BYTES = 4 << 20
 """Below this much log data, signatures are checked in-process: starting workers costs more."""
 
+_LAST_TS = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+"""The last whole second a datetime holds, as a timestamp."""
+
 
 @dataclass(frozen=True)
 class AuditOptions:
@@ -836,8 +839,9 @@ class _Engine:
 
     def finish(self) -> tuple[datetime, datetime]:
         hi = self.until if self.until is not None else self.period_hi
-        start = datetime.fromtimestamp(self.period_lo, UTC)
-        end = datetime.fromtimestamp(hi, UTC)
+        # A record at 9999-12-31T23:59:59.999999Z rounds up to year 10000 as a float.
+        start = datetime.fromtimestamp(min(self.period_lo, _LAST_TS), UTC)
+        end = datetime.fromtimestamp(min(hi, _LAST_TS), UTC)
         if self.until is not None:
             for cov in self.coverage.values():
                 cov.end = min(cov.end, self.until)

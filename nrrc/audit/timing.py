@@ -202,6 +202,32 @@ class TimingChecks:
             self._span(rule, prov, values)
 
     def _timed(self, rule: Rule, prov: Provision, anchor: Any, period_end: datetime | None) -> None:
+        try:
+            self._judge(rule, prov, anchor, period_end)
+        except OverflowError:
+            self._off_calendar(rule, prov, anchor)
+
+    def _off_calendar(self, rule: Rule, prov: Provision, anchor: Any) -> None:
+        """A signed anchor so far from the notice (``0001-01-01``) that its deadline lies
+        outside the calendar (years 1 to 9999): a lead time cannot be met, a lag is met."""
+        st = prov.statement
+        if rule.type is not RuleType.LEAD_TIME:
+            self.collector.passed(rule.code)
+            return
+        at = prov.instant(rule)
+        self.collector.rule_finding(
+            rule,
+            self.collector.rule_outcome(rule, True),
+            f"{kind_words(st.kind)} {short_id(st.id)} gives {rule.anchor} {anchor}: "
+            f"{rule.bound} before it lies before year 1, so no notice can be on time",
+            keys=(st.id, prov.receiver),
+            parties=(st.sender, prov.receiver),
+            message_ids=(st.id,),
+            instants={"sent": prov.sent_at} if at is None else {"at": at},
+            evidence=prov.evidence,
+        )
+
+    def _judge(self, rule: Rule, prov: Provision, anchor: Any, period_end: datetime | None) -> None:
         assert rule.bound is not None and rule.anchor is not None
         st = prov.statement
         evaluate = semantics.lead_time if rule.type is RuleType.LEAD_TIME else semantics.lag

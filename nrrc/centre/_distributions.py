@@ -20,6 +20,8 @@ __all__ = ["Distribution", "parse_distribution"]
 _CALL = re.compile(r"^\s*([a-z]+)\s*\((.*)\)\s*$")
 
 _MILLISECOND = timedelta(milliseconds=1)
+_LONGEST = 100 * 366 * 86400.0
+"""A draw is capped at 100 years: beyond any run, and within what a timedelta holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,9 @@ class Distribution:
             return a + (self.b - a) * rng.random()  # random.uniform, without the call
         if self.family == "exponential":
             return rng.expovariate(1.0 / self.a) if self.a > 0 else 0.0
-        return self.a * math.exp(rng.gauss(0.0, self.b))
+        # A heavy tail (lognormal sigma 50) is capped at 100 years, within what floats and
+        # timedeltas hold; the draw itself is the same.
+        return min(self.a * math.exp(min(rng.gauss(0.0, self.b), 700.0)), _LONGEST)
 
     def sample_delta(self, rng: random.Random) -> timedelta:
         """One draw as a timedelta rounded to the millisecond."""

@@ -22,7 +22,7 @@ from nrrc.catalogue import Catalogue
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, err_console, fail
 from nrrc.errors import NrrcError
 from nrrc.keys import Keyring
-from nrrc.timeutil import parse_duration, parse_instant
+from nrrc.timeutil import format_instant, parse_duration, parse_instant
 
 
 class Format(StrEnum):
@@ -225,6 +225,11 @@ def audit_command(
             names=names,
         )
         result = audit(paths, cat, ring, options)
+        if until_at is not None and result.period_start and until_at < result.period_start:
+            fail(
+                f"--until: expected an instant after the logs begin "
+                f"({format_instant(result.period_start)}), found {until}"
+            )
     except NrrcError as exc:
         fail(str(exc))
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -18,6 +19,7 @@ import typer
 
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
 from nrrc.errors import NrrcError
+from nrrc.timeutil import MAX_DURATION_DAYS
 
 brokers_app = typer.Typer(
     help="Mosquitto configurations for a scenario: one broker with a password per centre and a "
@@ -166,8 +168,16 @@ def node(
 
     if log_format not in ("json", "console"):
         fail(f"--log-format: expected json or console, found {log_format!r}")
-    if not speed > 0:
-        fail(f"--speed: expected a positive number, found {speed}")
+    if not 0 < speed < math.inf:
+        fail(f"--speed: expected a positive finite number, found {speed}")
+    if clock_epoch is not None and not 0 <= clock_epoch < 1e11:
+        fail(f"--clock-epoch: expected a POSIX time in seconds (0 to 1e11), found {clock_epoch}")
+    if days is not None:
+        _days(days)
+    reals = (("--min-retry-real", min_retry_real), ("--min-give-up-real", min_give_up_real))
+    for flag, real in reals:
+        if not 0 <= real < 1e9:
+            fail(f"{flag}: expected a number of seconds from 0 to 1e9, found {real}")
     configure_logging(log_format == "json")
     cat = catalogue(agreements)
     scen = load_scenario(scenario, cat)
@@ -289,8 +299,8 @@ def _shared_epoch(path: Path, startup: float) -> float:
 
 
 def _days(days: float) -> timedelta:
-    if not days > 0:
-        fail(f"--days: expected a positive number, found {days}")
+    if not 0 < days <= MAX_DURATION_DAYS:
+        fail(f"--days: expected a positive number up to {MAX_DURATION_DAYS}, found {days}")
     return timedelta(days=days)
 
 
