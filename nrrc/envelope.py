@@ -152,6 +152,9 @@ _B64_VALUE = {
 _b64_json = msgspec.json.Decoder(bytes).decode
 
 
+_TOO_DEEP = "expected JSON nested at most a few hundred levels deep, found deeper nesting"
+
+
 def _b64(text: str, what: str) -> bytes:
     """Decode canonical standard base64 (the audit's hot path: twice per envelope).
 
@@ -243,6 +246,8 @@ class Verifier:
             raise MalformedEnvelope(f"{exc}") from exc
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise MalformedEnvelope(f"expected a JSON DSSE envelope: {exc}") from exc
+        except RecursionError as exc:
+            raise MalformedEnvelope(_TOO_DEEP) from exc
         if env.payload_type != PAYLOAD_TYPE:
             raise MalformedEnvelope(
                 f"$.payloadType: expected {PAYLOAD_TYPE!r}, found {env.payload_type[:80]!r}"
@@ -271,6 +276,8 @@ class Verifier:
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             self._classify(statement_bytes, entry, exc)
             raise  # pragma: no cover - _classify always raises
+        except RecursionError as exc:
+            raise MalformedEnvelope(f"statement: {_TOO_DEEP}") from exc
         # The usual case checked inline; _check_header names whichever check fails.
         recipient = statement.recipient
         if (
@@ -316,6 +323,8 @@ class Verifier:
             header = self.types.decode_header(statement_bytes)
         except (msgspec.ValidationError, msgspec.DecodeError) as inner:
             raise MalformedEnvelope(f"statement header: {inner}") from exc
+        except RecursionError:
+            raise MalformedEnvelope(f"statement: {_TOO_DEEP}") from exc
         # The header is well formed: ownership, validity and addressing come before the payload.
         self._check_header(header, entry)
         if header.kind not in self.types.statements:
@@ -332,7 +341,7 @@ class Verifier:
         try:
             env = _envelope_decoder.decode(envelope)
             data = msgspec.json.decode(base64.b64decode(env.payload))
-        except (msgspec.DecodeError, binascii.Error, ValueError):
+        except (msgspec.DecodeError, binascii.Error, ValueError, RecursionError):
             return {}
         return data if isinstance(data, dict) else {}
 

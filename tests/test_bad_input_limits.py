@@ -95,3 +95,24 @@ def test_until_before_the_logs_or_without_offset_is_refused(
     result = call(nrrc, "audit", SAMPLES / "us-ru-2026", "--until", until)
     assert result.code == 2, result
     assert result.err.startswith("nrrc: error: --until: ") and words in result.err, result.err
+
+
+@pytest.mark.parametrize("where", ["statement", "unknown-field", "envelope"])
+def test_deeply_nested_json_is_malformed_not_a_crash(
+    keyring: Keyring, types: MessageTypes, signers: dict[str, Signer], where: str
+) -> None:
+    """5,000 levels of nesting (JSON readers recurse): a signed statement, an extra field the
+    header decoder skips, or the envelope itself is refused as malformed, as a receiving node
+    and the audit need; never a RecursionError."""
+    from nrrc.envelope import Verifier, seal
+    from nrrc.errors import MalformedEnvelope
+
+    deep = b"[" * 5000 + b"]" * 5000
+    if where == "envelope":
+        envelope = b'{"payloadType":' + deep + b"}"
+    else:
+        key = b"payload" if where == "statement" else b"extra"
+        statement = b'{"kind":"core.free_text","%s":%s}' % (key, deep)
+        envelope = seal(statement, signers["RU"])
+    with pytest.raises(MalformedEnvelope, match=r"(?i)nested|expected"):
+        Verifier(keyring, types, centre="US").open(envelope)

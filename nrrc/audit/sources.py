@@ -60,7 +60,7 @@ def _format_of(path: Path) -> str | None:
         return None
     try:
         data = msgspec.json.decode(head)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         return None
     except UnicodeDecodeError:
         # A first line with a byte that is not UTF-8: if it names a format, read the file as

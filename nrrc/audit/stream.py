@@ -142,7 +142,7 @@ def _verdict(envelope: bytes) -> int:
             except InvalidSignature:
                 return _BAD
             return _OK
-    except (msgspec.DecodeError, msgspec.ValidationError, IndexError):
+    except (msgspec.DecodeError, msgspec.ValidationError, IndexError, RecursionError):
         pass
     return _verdict_slow(envelope)
 
@@ -154,7 +154,15 @@ def _verdict_slow(envelope: bytes) -> int:
         sig_entry = env["signatures"][0]
         sig = base64.b64decode(sig_entry["sig"], validate=True)
         key = _worker_keys.get(sig_entry["keyid"])
-    except (msgspec.DecodeError, binascii.Error, ValueError, KeyError, IndexError, TypeError):
+    except (
+        msgspec.DecodeError,
+        binascii.Error,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        RecursionError,
+    ):
         return _UNCHECKED
     if key is None or env.get("payloadType") != PAYLOAD_TYPE:
         return _UNCHECKED
@@ -322,7 +330,7 @@ class _CachingVerifier(Verifier):
 def _bad_signature(verifier: Verifier, envelope: bytes) -> BadSignature:
     try:
         key_id = _env_decoder.decode(envelope)["signatures"][0]["keyid"]
-    except (msgspec.DecodeError, KeyError, IndexError, TypeError):
+    except (msgspec.DecodeError, KeyError, IndexError, TypeError, RecursionError):
         key_id = "?"
     entry = verifier.keyring.get(key_id)
     owner = entry.centre if entry else "?"

@@ -92,6 +92,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"nrrc: error: {where}{exc.strerror or exc}", markup=False, soft_wrap=True
         )
         sys.exit(2)
+    except (RecursionError, OverflowError) as exc:
+        # Last resort for input beyond what a reader expected (nesting, magnitudes): one line.
+        err_console.print(
+            f"nrrc: error: the input holds a value beyond what nrrc can read: {exc}",
+            markup=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("nrrc: interrupted", markup=False)
         sys.exit(130)
