@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from nrrc.errors import KeyFileError
+from nrrc.exactforms import ExactForms
 from nrrc.messages import CENTRE_PATTERN, published_pattern, python_pattern
 from nrrc.timeutil import format_instant, to_utc
 
@@ -78,6 +79,9 @@ class KeyringWire(msgspec.Struct, forbid_unknown_fields=True):
 
     format: str
     keys: list[KeyEntryWire]
+
+
+_exact_keyring = ExactForms(KeyringWire)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,7 @@ class Keyring:
             raise KeyFileError(f"{path}: cannot read the keyring: {exc.strerror or exc}") from exc
         try:
             wire = msgspec.json.decode(raw, type=KeyringWire)
+            _exact_keyring.check(raw)  # valid_from / valid_until as RFC 3339 requires
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise KeyFileError(
                 f"{path}: expected a JSON keyring ({KEYRING_FORMAT}): {published_pattern(str(exc))}"
@@ -188,6 +193,11 @@ class Keyring:
                 raise KeyFileError(
                     f"{where}.public_key: expected base64 of 32 bytes, found {e.public_key[:20]!r}"
                 ) from exc
+            if base64.b64encode(public).decode("ascii") != e.public_key:
+                raise KeyFileError(
+                    f"{where}.public_key: expected canonical standard base64 (with padding, "
+                    f"unused bits zero), found {e.public_key[:60]!r}"
+                )
             if len(public) != 32:
                 raise KeyFileError(
                     f"{where}.public_key: expected 32 bytes (Ed25519), found {len(public)}"

@@ -6,6 +6,11 @@ on ``kind``. For each kind in the catalogue this module builds a frozen msgspec 
 payload and a Struct for the statement, tagged by ``kind``, and decodes any statement with one
 tagged-union decoder: unknown fields are forbidden, datetimes must carry a UTC offset, and every
 constraint of the catalogue (ranges, lengths, enum values) is enforced while decoding.
+
+Integers on the wire lie within ±(2**53 - 1) (:data:`MAX_SAFE_INTEGER`): the largest integers
+every JSON implementation, JavaScript's included, reads exactly, and far inside what msgspec
+can encode again (a decoded ``seq`` of 2**64 would pass decoding and then fail when the centre
+saves its state). Date-times and durations must be in their exact forms (:mod:`nrrc.exactforms`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,19 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import msgspec
 
 from nrrc.catalogue import Catalogue, FieldSpec, FieldType, Kind
+from nrrc.exactforms import (
+    DURATION_PATTERN,
+    ExactForms,
+    lax_date_time_hint,
+    may_hold_lax_date_time,
+    value_at,
+)
 from nrrc.patterns import publish_patterns, published_pattern, python_pattern
 
 __all__ = [
     "CENTRE_PATTERN",
+    "DURATION_PATTERN",
+    "MAX_SAFE_INTEGER",
     "MESSAGE_ID_PATTERN",
     "RECIPIENT_PATTERN",
     "Circle",
@@ -48,6 +62,12 @@ CentreId = Annotated[str, msgspec.Meta(pattern=python_pattern(CENTRE_PATTERN))]
 Recipient = Annotated[str, msgspec.Meta(pattern=python_pattern(RECIPIENT_PATTERN))]
 MessageId = Annotated[str, msgspec.Meta(pattern=python_pattern(MESSAGE_ID_PATTERN))]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a statement may carry (and the smallest is its negative): what every
+JSON implementation, JavaScript's included, reads exactly (``Number.MAX_SAFE_INTEGER``)."""
+Epoch = Annotated[int, msgspec.Meta(ge=0, le=MAX_SAFE_INTEGER)]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_SAFE_INTEGER)]
 
 
 class Point(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -115,8 +135,8 @@ class StatementHeader(msgspec.Struct, frozen=True, kw_only=True):
     sender: CentreId
     recipient: Recipient
     sent_at: AwareDatetime
-    epoch: Annotated[int, msgspec.Meta(ge=0)]
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    epoch: Epoch
+    seq: Seq
     in_reply_to: ReplyRef | None = None
 
 
@@ -140,8 +160,8 @@ class Statement(
     recipient: str
     """Matches :data:`RECIPIENT_PATTERN` (checked by the decoder)."""
     sent_at: AwareDatetime
-    epoch: Annotated[int, msgspec.Meta(ge=0)]
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    epoch: Epoch
+    seq: Seq
     in_reply_to: ReplyRef | None = None
 
     if TYPE_CHECKING:
@@ -176,8 +196,8 @@ class _StrictStatement(
     sender: CentreId
     recipient: Recipient
     sent_at: AwareDatetime
-    epoch: Annotated[int, msgspec.Meta(ge=0)]
-    seq: Annotated[int, msgspec.Meta(ge=1)]
+    epoch: Epoch
+    seq: Seq
     in_reply_to: _StrictReplyRef | None = None
 
 
@@ -233,8 +253,10 @@ def _py_type(spec: FieldSpec) -> Any:
             ),
         ]
     if t is FieldType.INTEGER:
-        lo = None if spec.minimum is None else int(spec.minimum)
-        hi = None if spec.maximum is None else int(spec.maximum)
+        # Within ±MAX_SAFE_INTEGER whatever the catalogue says (or when it says nothing).
+        lo = -MAX_SAFE_INTEGER if spec.minimum is None else int(spec.minimum)
+        hi = MAX_SAFE_INTEGER if spec.maximum is None else int(spec.maximum)
+        lo, hi = max(lo, -MAX_SAFE_INTEGER), min(hi, MAX_SAFE_INTEGER)
         return Annotated[int, msgspec.Meta(ge=lo, le=hi)]
     if t is FieldType.NUMBER:
         return Annotated[float, msgspec.Meta(ge=spec.minimum, le=spec.maximum)]
@@ -255,6 +277,30 @@ def _py_type(spec: FieldSpec) -> Any:
         list[_py_type(spec.items)],  # type: ignore[misc]
         msgspec.Meta(min_length=spec.min_items, max_length=spec.max_items),
     ]
+
+
+def _has_duration(kind: Kind) -> bool:
+    return any(
+        FieldType.DURATION in (f.type, f.items.type if f.items is not None else None)
+        for f in kind.fields
+    )
+
+
+_INT_RANGE = re.compile(r"Expected `int` [<>]=? -?[0-9]+ - at `(\$[^`]*)`")
+
+
+def _with_found(text: str, data: bytes) -> str:
+    """msgspec's words for an integer out of range, with the integer found (msgspec does
+    not say it): ``Expected `int` <= 9007199254740991, found 18446744073709551616 - at
+    `$.seq```."""
+    m = _INT_RANGE.fullmatch(text)
+    if m is None:
+        return text
+    found = value_at(data, m.group(1))
+    if not isinstance(found, int):
+        return text
+    head, _, at = text.partition(" - at ")
+    return f"{head}, found {found} - at {at}"
 
 
 def _class_name(kind_id: str) -> str:
@@ -331,6 +377,12 @@ class MessageTypes:
         self._recipients: set[str] = set()
         self._header_decoder = msgspec.json.Decoder(StatementHeader)
         self._encoder = msgspec.json.Encoder()
+        self._exact = ExactForms(union)
+        self._exact_header = ExactForms(StatementHeader)
+        # msgspec reads '-PT2H' and 'PT1.5H'; the few kinds with a duration are always checked.
+        self._with_durations = frozenset(
+            self.statements[k] for k in self.statements if _has_duration(catalogue.kinds[k])
+        )
 
     def decode(self, data: bytes) -> Statement:
         """Decode and validate a statement; ``msgspec.ValidationError`` or ``DecodeError``."""
@@ -354,6 +406,14 @@ class MessageTypes:
         ):
             self._refuse(data)
             raise msgspec.ValidationError("statement header does not match its patterns")
+        # Date-times and durations in forms msgspec reads but RFC 3339 / the schemas refuse.
+        # (may_hold_lax_date_time inline: 0x5C is a backslash, the only way to write an escape.)
+        if (
+            0x5C in data
+            or lax_date_time_hint(data) is not None
+            or type(statement) in self._with_durations
+        ):
+            self._exact.check(data)
         return statement
 
     def _good_sender(self, value: str) -> bool:
@@ -370,14 +430,19 @@ class MessageTypes:
         except UnicodeDecodeError as exc:
             raise invalid_utf8(exc, data) from exc
         except msgspec.ValidationError as exc:
-            raise msgspec.ValidationError(published_pattern(str(exc))) from None
+            raise msgspec.ValidationError(_with_found(published_pattern(str(exc)), data)) from None
 
     def decode_header(self, data: bytes) -> StatementHeader:
         """Decode only the header fields (payload ignored); same errors as :meth:`decode`."""
         try:
-            return self._header_decoder.decode(data)
+            header: StatementHeader = self._header_decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise invalid_utf8(exc, data) from exc
+        except msgspec.ValidationError as exc:
+            raise msgspec.ValidationError(_with_found(str(exc), data)) from None
+        if may_hold_lax_date_time(data):
+            self._exact_header.check(data)
+        return header
 
     def encode(self, statement: Statement) -> bytes:
         """Encode a statement to compact JSON (the bytes that get signed)."""
@@ -435,10 +500,6 @@ def _schema_for(stype: type[msgspec.Struct], kind: Kind) -> dict[str, Any]:
     return schema
 
 
-DURATION_PATTERN = r"^-?P(?=\d|T\d)(?:\d+D)?(?:T(?=\d)(?:\d+H)?(?:\d+M)?(?:\d+(?:\.\d+)?S)?)?$"
-"""Durations as the decoder reads them: ISO 8601 days, hours, minutes and (fractional) seconds."""
-
-
 def _tighten(components: dict[str, Any]) -> None:
     """Make the generated schemas say what the decoder enforces."""
     for comp in components.values():
@@ -449,7 +510,8 @@ def _tighten(components: dict[str, Any]) -> None:
 
 
 def _durations(node: Any) -> None:
-    """Pin ``format: duration`` to the subset of ISO 8601 the decoder accepts (no Y, M, W)."""
+    """Pin ``format: duration`` to the subset of ISO 8601 the decoder accepts (no Y, M, W, no
+    sign, a fraction only in the seconds)."""
     if isinstance(node, dict):
         if node.get("format") == "duration":
             node["pattern"] = DURATION_PATTERN

@@ -36,6 +36,7 @@ import msgspec
 
 from nrrc.envelope import pae
 from nrrc.errors import LogError
+from nrrc.exactforms import ExactForms, may_hold_lax_date_time
 from nrrc.keys import Signer
 from nrrc.messages import CENTRE_PATTERN, invalid_utf8, published_pattern, python_pattern
 from nrrc.timeutil import to_utc
@@ -133,6 +134,7 @@ class Checkpoint(
 
 LogLine = Header | Sent | Received | Rejected | Checkpoint
 _line_decoder: msgspec.json.Decoder[LogLine] = msgspec.json.Decoder(LogLine)
+_exact_line = ExactForms(LogLine)
 _encoder = msgspec.json.Encoder()
 RECORD_TYPES: dict[str, type[MessageRecord]] = {
     "sent": Sent,
@@ -184,11 +186,15 @@ def read_lines(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[RawLine]:
 def decode_line(data: bytes) -> LogLine:
     """Decode one log line; raises ``msgspec.ValidationError`` / ``DecodeError``."""
     try:
-        return _line_decoder.decode(data)
+        line = _line_decoder.decode(data)
     except UnicodeDecodeError as exc:
         raise invalid_utf8(exc, data) from exc
     except msgspec.ValidationError as exc:
         raise msgspec.ValidationError(published_pattern(str(exc))) from None
+    # at / created as RFC 3339 requires (msgspec also reads '2026-03-02 08:15:00+0530').
+    if may_hold_lax_date_time(data, quotes_json=True):
+        _exact_line.check(data)
+    return line
 
 
 class FsyncPolicy(Enum):

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import msgspec
 
 from nrrc.errors import LogError
+from nrrc.exactforms import ExactForms, may_hold_lax_date_time
 from nrrc.messages import CENTRE_PATTERN, Point, invalid_utf8, published_pattern, python_pattern
 from nrrc.msglog import read_lines
 from nrrc.timeutil import to_utc
@@ -104,6 +105,7 @@ class Fault(
 
 ObservedLine = ObservedHeader | Activity | Fault
 _decoder: msgspec.json.Decoder[ObservedLine] = msgspec.json.Decoder(ObservedLine)
+_exact_line = ExactForms(ObservedLine)
 _encoder = msgspec.json.Encoder()
 
 
@@ -111,11 +113,14 @@ def decode_observed(data: bytes) -> ObservedLine:
     """Decode one line of an observed log; raises ``msgspec.ValidationError`` /
     ``DecodeError`` (invalid UTF-8 included) naming patterns as published."""
     try:
-        return _decoder.decode(data)
+        line = _decoder.decode(data)
     except UnicodeDecodeError as exc:
         raise invalid_utf8(exc, data) from exc
     except msgspec.ValidationError as exc:
         raise msgspec.ValidationError(published_pattern(str(exc))) from None
+    if may_hold_lax_date_time(data):  # RFC 3339 date-times only (nrrc.exactforms)
+        _exact_line.check(data)
+    return line
 
 
 def read_observed(path: str | Path) -> Iterator[Activity | Fault]:

@@ -37,15 +37,22 @@ __all__ = [
 
 _ROOT = "https://json-schema.org/draft/2020-12/schema"
 _KEY_ID = "^[A-Z][A-Z0-9]{1,15}-[0-9a-f]{16}$"
-_SIG = "^[A-Za-z0-9+/]{86}==$"
-_B64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+# Canonical standard base64 with padding: the bits a last character before '=' leaves unused
+# are zero (after two characters and '==' it is one of A Q g w; after three and '=', a
+# character whose value is a multiple of 4), so each byte string has exactly one text.
+_B64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=|[A-Za-z0-9+/][AQgw]==)?$"
+_SIG = "^[A-Za-z0-9+/]{85}[AQgw]==$"
+"""An Ed25519 signature: 64 bytes, 88 characters."""
+_PUBLIC_KEY = "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"
+"""An Ed25519 public key: 32 bytes, 44 characters."""
 
 ENVELOPE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://nrrc.example/schema/envelope.json",
     "title": "nrrc signed envelope (DSSE with one Ed25519 signature)",
     "description": (
-        "payload is the standard base64 (with padding) of the statement bytes; sig is the "
+        "payload is the canonical standard base64 (with padding, unused bits zero) of the "
+        "statement bytes; sig is the "
         "Ed25519 signature over PAE(payloadType, statement bytes) as defined by DSSE: "
         "'DSSEv1' SP len(type) SP type SP len(payload) SP payload. The statement validates "
         "against the schema of its kind."
@@ -180,7 +187,7 @@ def _keyring_schema() -> dict[str, Any]:
     )
     _constrain(doc, "KeyringWire", "format", const=KEYRING_FORMAT)
     _constrain(doc, "KeyEntryWire", "key_id", pattern=_KEY_ID)
-    _constrain(doc, "KeyEntryWire", "public_key", pattern="^[A-Za-z0-9+/]{43}=$")
+    _constrain(doc, "KeyEntryWire", "public_key", pattern=_PUBLIC_KEY)
     return doc
 
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from nrrc.catalogue import FieldSpec, FieldType, Kind
 from nrrc.envelope import new_message_id
-from nrrc.messages import CENTRE_PATTERN, MessageTypes, ReplyRef, Statement
+from nrrc.messages import CENTRE_PATTERN, MAX_SAFE_INTEGER, MessageTypes, ReplyRef, Statement
 
 __all__ = [
     "area_values",
@@ -110,8 +110,8 @@ def _strings(spec: FieldSpec) -> st.SearchStrategy[str]:
 
 
 def _integers(spec: FieldSpec) -> st.SearchStrategy[int]:
-    lo = -(2**63) if spec.minimum is None else int(spec.minimum)
-    hi = 2**63 - 1 if spec.maximum is None else int(spec.maximum)
+    lo = -MAX_SAFE_INTEGER if spec.minimum is None else max(int(spec.minimum), -MAX_SAFE_INTEGER)
+    hi = MAX_SAFE_INTEGER if spec.maximum is None else min(int(spec.maximum), MAX_SAFE_INTEGER)
     return st.integers(lo, hi)
 
 
@@ -157,8 +157,8 @@ def headers() -> st.SearchStrategy[dict[str, Any]]:
             "sender": centre_ids(),
             "recipient": recipients(),
             "sent_at": aware_datetimes(),
-            "epoch": st.integers(0, 2**63 - 1),
-            "seq": st.integers(1, 2**63 - 1),
+            "epoch": st.integers(0, MAX_SAFE_INTEGER),
+            "seq": st.integers(1, MAX_SAFE_INTEGER),
             "in_reply_to": st.none() | reply_refs(),
         }
     )

@@ -288,7 +288,8 @@ def test_a_signed_statement_with_a_bad_header_is_malformed(
     us: Verifier, signers: dict[str, Signer]
 ) -> None:
     """Header fields are not payload: a bad ``seq`` makes the envelope malformed."""
-    with pytest.raises(MalformedEnvelope, match=r"statement header: .*>= 1 - at `\$\.seq`"):
+    refusal = r"statement header: .*>= 1, found 0 - at `\$\.seq`"
+    with pytest.raises(MalformedEnvelope, match=refusal):
         us.open(seal(statement_bytes(seq=0), signers["RU"]))
 
 

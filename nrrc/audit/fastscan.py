@@ -168,4 +168,6 @@ def checkpoint_ok(cp: Checkpoint, owner: str, verifier: Verifier, check_signatur
         sig = base64.b64decode(cp.sig, validate=True)
     except (binascii.Error, ValueError):
         return False
+    if base64.b64encode(sig).decode("ascii") != cp.sig:
+        return False  # only canonical base64, as scan_log (its unused bits zero)
     return entry.verify(sig, checkpoint_message(owner, cp.n, cp.head, cp.at))

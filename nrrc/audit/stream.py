@@ -35,6 +35,7 @@ from nrrc.audit import fastscan
 from nrrc.audit.sources import LogSource
 from nrrc.envelope import PAYLOAD_TYPE, Opened, Verifier, pae
 from nrrc.errors import BadSignature, EnvelopeError
+from nrrc.exactforms import may_hold_lax_date_time
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes
 from nrrc.msglog import (
@@ -539,6 +540,10 @@ def _fast(
     tickets: list[_Ticket | None] = []
     try:
         for start, data in itertools.chain(rest, blocks):
+            if may_hold_lax_date_time(b"\n".join(data), quotes_json=True):
+                # An instant written as RFC 3339 does not allow ('2026-03-02 08:15:00Z') may
+                # be in this block: scan_log's typed decoder names it.
+                raise fastscan.Doubt(start)
             recs = _decode_block(data)
             hashes = list(map(_hexdigest, map(sha, data[: len(recs)])))
             good = len(recs)
