@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_audit_kit import Exchange, at, only, run, summary
 
-from nrrc.audit.findings import Outcome
+from nrrc.audit.findings import AuditResult, Outcome
 from nrrc.catalogue import Catalogue, load_catalogue
 from nrrc.keys import Keyring, Signer
 from nrrc.messages import MessageTypes, Point
@@ -456,28 +456,25 @@ def test_exercise_quota_counts_the_year_the_exercise_is_held(
 ) -> None:
     """MSE002 counts per calendar year of the exercise's start date: US's 2027 exercise,
     notified on 2026-12-20, satisfies 2027, not 2026; RU notified one for each year."""
-    ex = Exchange(types, signers)
-    for sender, recipient, start, when in [
+    notices = [
         ("US", "RU", date(2026, 6, 1), "2026-05-01 00:00:00"),
         ("US", "RU", date(2027, 1, 10), "2026-12-20 00:00:00"),
         ("RU", "US", date(2026, 9, 1), "2026-08-01 00:00:00"),
         ("RU", "US", date(2027, 9, 1), "2026-08-02 00:00:00"),
-    ]:
-        payload = {"start_date": start, "heavy_bombers": True}
-        ex.send(sender, recipient, "msea.exercise_notice", payload, at(when), at(when))
-    result = run(ex.write(tmp_path, close_at=at("2028-01-01 00:00:00")), cat, keyring)
+    ]
+
+    def audit_of(rows: list[tuple[str, str, date, str]], directory: Path) -> AuditResult:
+        ex = Exchange(types, signers)
+        for sender, recipient, start, when in rows:
+            payload = {"start_date": start, "heavy_bombers": True}
+            ex.send(sender, recipient, "msea.exercise_notice", payload, at(when), at(when))
+        return run(ex.write(directory, close_at=at("2028-01-01 00:00:00")), cat, keyring)
+
+    result = audit_of(notices, tmp_path)
     assert not only(result, "MSE002")
     assert summary(result, "MSE002") == (4, 4, 0, 0, 0)
     # Without the January exercise's notice, US has none for 2027: a violation for 2027 only.
-    ex2 = Exchange(types, signers)
-    for sender, recipient, start, when in [
-        ("US", "RU", date(2026, 6, 1), "2026-05-01 00:00:00"),
-        ("RU", "US", date(2026, 9, 1), "2026-08-01 00:00:00"),
-        ("RU", "US", date(2027, 9, 1), "2026-08-02 00:00:00"),
-    ]:
-        payload = {"start_date": start, "heavy_bombers": True}
-        ex2.send(sender, recipient, "msea.exercise_notice", payload, at(when), at(when))
-    result = run(ex2.write(tmp_path / "2", close_at=at("2028-01-01 00:00:00")), cat, keyring)
+    result = audit_of([n for n in notices if n[2] != date(2027, 1, 10)], tmp_path / "2")
     (f,) = only(result, "MSE002")
     assert f.parties == ("US",) and "for 2027 (start_date in 2027)" in f.explanation
 
