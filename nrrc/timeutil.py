@@ -16,11 +16,13 @@ import msgspec
 __all__ = [
     "Duration",
     "DurationUnit",
+    "counted",
     "format_delta",
     "format_instant",
     "midnight_utc",
     "parse_duration",
     "parse_instant",
+    "shifted",
     "to_utc",
 ]
 
@@ -185,3 +187,56 @@ def format_delta(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
     return " ".join(f"{value} {unit}" for value, unit in parts if value)
+
+
+_WEEK = timedelta(days=7)
+_ONE_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
+
+
+def counted(lo: datetime, hi: datetime, skip: tuple[int, ...]) -> timedelta:
+    """The time from ``lo`` to ``hi`` (UTC) that falls on days not in ``skip`` (weekday
+    numbers, 0 = Monday); negative when ``hi`` is before ``lo``."""
+    lo, hi = to_utc(lo), to_utc(hi)
+    if hi < lo:
+        return -counted(hi, lo, skip)
+    per_week = _ONE_DAY * (7 - len(skip))
+    weeks = (hi - lo) // _WEEK
+    total = per_week * weeks
+    t = lo + _WEEK * weeks
+    while t < hi:
+        nxt = min(midnight_utc(t.date()) + _ONE_DAY, hi)
+        if t.weekday() not in skip:
+            total += nxt - t
+        t = nxt
+    return total
+
+
+def shifted(ref: datetime, amount: timedelta, skip: tuple[int, ...], *, back: bool) -> datetime:
+    """The instant ``amount`` of counted time (days in ``skip`` not counted) before (``back``)
+    or after ``ref``: the latest such instant before it, the earliest after it.
+
+    Raises:
+        OverflowError: the instant lies outside years 1 to 9999.
+    """
+    ref = to_utc(ref)
+    per_week = _ONE_DAY * (7 - len(skip))
+    left = amount
+    weeks = max(0, left // per_week - 1)
+    left -= per_week * weeks
+    t = ref - _WEEK * weeks if back else ref + _WEEK * weeks
+    while left > timedelta(0):
+        if back:
+            day = (t - _TICK).date()  # the day of the instant just before t
+            edge = midnight_utc(day)
+            room = t - edge
+        else:
+            day = t.date()
+            edge = midnight_utc(day) + _ONE_DAY
+            room = edge - t
+        if day.weekday() not in skip:
+            if room >= left:
+                return t - left if back else t + left
+            left -= room
+        t = edge
+    return t

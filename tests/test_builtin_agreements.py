@@ -55,6 +55,7 @@ RULES: list[tuple[str, RuleType, str | None, str]] = [
     ("cfe_reduction_inspection_ack_3h", RuleType.RESPONSE, "3h", "V"),
     ("os_flight_notice_72h", RuleType.LEAD_TIME, "72h", "V"),
     ("os_ack_24h", RuleType.RESPONSE, "24h", "V"),
+    ("os_flight_notice_weekends", RuleType.LEAD_TIME, "72h", "V"),
     ("inpk_window_notice_3d", RuleType.LEAD_TIME, "3d", "V"),
     ("inpk_window_5d", RuleType.WINDOW, None, "V"),
 ]
@@ -68,6 +69,7 @@ DERIVED = {
     "nst_ack_1h_inspection_intent": "nst_ack_1h",
     "vd11_prior_notification_covers_activity": "vd11_prior_notification_42d",
     "cfe_reduction_inspection_ack_3h": "cfe_inspection_ack_3h",
+    "os_flight_notice_weekends": "os_flight_notice_72h",
 }
 
 # The rule-name prefix AGREEMENTS.md §0.2 gives each agreement file.

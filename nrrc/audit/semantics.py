@@ -21,6 +21,13 @@ Lag (``lag``): received ≤ anchor + bound, with the same conventions (a date an
 bound counts from 00:00 UTC of the date; with a day bound, the UTC date of receipt ≤ anchor
 date + N days).
 
+Skipped days (``skip_days``, lead time and lag with a bound in hours, minutes or seconds): only
+time on the other UTC days counts toward the bound. The notice must be received no later than
+the latest instant from which the counted time up to the reference (the anchor, or 00:00 UTC of
+a date anchor) is at least the bound (lead time), or by the earliest instant at which the counted
+time since the reference reaches the bound (lag). Open Skies: 72 h before the ETA, Saturdays and
+Sundays not counted.
+
 Response (``response``): the answer must come no later than the trigger's receipt + bound
 (elapsed time; a day is 86,400 s in UTC).
 
@@ -43,16 +50,29 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from nrrc.timeutil import Duration, DurationUnit, format_delta, format_instant, midnight_utc, to_utc
+from nrrc.timeutil import (
+    Duration,
+    DurationUnit,
+    counted,
+    format_delta,
+    format_instant,
+    midnight_utc,
+    shifted,
+    to_utc,
+)
 
 __all__ = [
     "Bounded",
     "Interval",
+    "counted",
     "due_deadline",
     "field_words",
     "lag",
+    "lag_skipping",
     "lead_time",
+    "lead_time_skipping",
     "response",
+    "shifted",
     "span",
     "window",
 ]
@@ -217,6 +237,81 @@ def response(start: datetime, at: datetime, bound: Duration | timedelta) -> tupl
     exact = (_utc(at) - _utc(start)).total_seconds()
     limit = bound.total_seconds() if isinstance(bound, timedelta) else bound.seconds
     return exact <= limit, _ceil(exact), _floor(limit - exact)
+
+
+def _skipped_reference(anchor: date) -> datetime:
+    return _utc(anchor) if isinstance(anchor, datetime) else midnight_utc(anchor)
+
+
+def lead_time_skipping(
+    skip: tuple[int, ...],
+    skip_words: str,
+    at: datetime,
+    anchor: date,
+    bound: Duration,
+    field: str,
+    verb: str,
+    *,
+    explain: bool = True,
+) -> Bounded:
+    """:func:`lead_time` where time on the weekdays in ``skip`` does not count (a bound in
+    hours, minutes or seconds)."""
+    at = _utc(at)
+    bs = _secs(bound)
+    ref = _skipped_reference(anchor)
+    last = shifted(ref, timedelta(seconds=bs), skip, back=True)
+    exact = counted(at, ref, skip).total_seconds()
+    ok = at <= last
+    margin = _floor(exact - bs)
+    text = (
+        f"{verb} {format_instant(at)}, {format_delta(abs((ref - at).total_seconds()))} "
+        f"{'before' if ref >= at else 'after'} {_anchor_words(field, anchor)}, of which "
+        f"{format_delta(max(exact, 0))} count ({skip_words}, UTC, do not); the rule requires "
+        f"at least {bound.words()} not counting {skip_words}, that is {verb} by "
+        f"{format_instant(last)}"
+    )
+    if not ok:
+        text += f"; short by {format_delta(-margin)}"
+    return Bounded(
+        ok, _floor(exact), bs, margin, last, f"{format_instant(last)} at the latest", text
+    )
+
+
+def lag_skipping(
+    skip: tuple[int, ...],
+    skip_words: str,
+    at: datetime,
+    anchor: date,
+    bound: Duration,
+    field: str,
+    verb: str,
+    *,
+    explain: bool = True,
+) -> Bounded:
+    """:func:`lag` where time on the weekdays in ``skip`` does not count."""
+    at = _utc(at)
+    bs = _secs(bound)
+    ref = _skipped_reference(anchor)
+    last = shifted(ref, timedelta(seconds=bs), skip, back=False)
+    exact = counted(ref, at, skip).total_seconds()
+    ok = at <= last
+    margin = _floor(bs - exact)
+    text = (
+        f"{verb} {format_instant(at)}, {format_delta(abs((at - ref).total_seconds()))} "
+        f"{'after' if at >= ref else 'before'} {_anchor_words(field, anchor)}, of which "
+        f"{format_delta(max(exact, 0))} count ({skip_words}, UTC, do not); the rule allows at "
+        f"most {bound.words()} not counting {skip_words}, that is {verb} by "
+        f"{format_instant(last)}"
+    )
+    if not ok:
+        # Measured on elapsed time: past the deadline on a skipped day, the counted time
+        # stays at the bound, yet the notice is late.
+        late = (at - last).total_seconds()
+        margin = -_ceil(late)
+        text += f"; late by {format_delta(late)}"
+    return Bounded(
+        ok, _ceil(exact), bs, margin, last, f"{format_instant(last)} at the latest", text
+    )
 
 
 def _days(n: int) -> str:

@@ -15,6 +15,7 @@ collector by :meth:`TimingChecks.flush`.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timezone
@@ -67,7 +68,9 @@ class _Timed:
             self.on_instant = secs - 1
         # Measurements record every measured value: those audits take the exact way.
         self.fast = (
-            rule.measured_at is MeasuredAt.RECEIPT and not checks.collector.keep_measurements
+            rule.measured_at is MeasuredAt.RECEIPT
+            and not checks.collector.keep_measurements
+            and not rule.skip_days
         )
         self.passes = 0
 
@@ -230,7 +233,7 @@ class TimingChecks:
     def _judge(self, rule: Rule, prov: Provision, anchor: Any, period_end: datetime | None) -> None:
         assert rule.bound is not None and rule.anchor is not None
         st = prov.statement
-        evaluate = semantics.lead_time if rule.type is RuleType.LEAD_TIME else semantics.lag
+        evaluate = _evaluator(rule)
         at = prov.instant(rule)
         parties = (st.sender, prov.receiver)
         if at is None:
@@ -339,6 +342,15 @@ class TimingChecks:
         )
 
 
+def _evaluator(rule: Rule) -> Callable[..., semantics.Bounded]:
+    """The semantics function of a lead-time or lag rule (with its skipped days, if any)."""
+    lead = rule.type is RuleType.LEAD_TIME
+    if not rule.skip_days:
+        return semantics.lead_time if lead else semantics.lag
+    skipping = semantics.lead_time_skipping if lead else semantics.lag_skipping
+    return functools.partial(skipping, rule.skip_days, rule.skip_words())
+
+
 def _note(prov: Provision) -> str:
     return f" ({prov.note})" if prov.note and prov.basis is Basis.NEVER else ""
 
@@ -353,4 +365,5 @@ def _bound_words(rule: Rule, anchor: Any) -> str:
         ref = f"the {field} {anchor.isoformat()}"
     else:
         ref = f"00:00 UTC on the {field} {anchor.isoformat()}"
-    return f"{'at least' if rel == 'before' else 'at most'} {rule.bound.words()} {rel} {ref}"
+    skip = f", {rule.skip_words()} not counted" if rule.skip_days else ""
+    return f"{'at least' if rel == 'before' else 'at most'} {rule.bound.words()} {rel} {ref}{skip}"

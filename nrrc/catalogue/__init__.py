@@ -5,6 +5,7 @@ Load with :func:`load_catalogue`; every problem in every file is reported at onc
 
 from nrrc.catalogue._loader import Catalogue, builtin_paths, load_catalogue
 from nrrc.catalogue._model import (
+    WEEKDAYS,
     Agreement,
     Applicability,
     Citation,
@@ -23,6 +24,7 @@ from nrrc.catalogue._model import (
 )
 
 __all__ = [
+    "WEEKDAYS",
     "Agreement",
     "Applicability",
     "Catalogue",

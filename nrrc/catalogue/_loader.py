@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nrrc.catalogue._model import (
+    WEEKDAYS,
     Agreement,
     Applicability,
     Citation,
@@ -102,8 +103,8 @@ _RULE_COMMON = {
 }
 _RULE_PARAMS: dict[RuleType, tuple[set[str], set[str]]] = {
     # type: (required params, optional params)
-    RuleType.LEAD_TIME: ({"kind", "anchor", "bound"}, set()),
-    RuleType.LAG: ({"kind", "anchor", "bound"}, set()),
+    RuleType.LEAD_TIME: ({"kind", "anchor", "bound"}, {"skip_days"}),
+    RuleType.LAG: ({"kind", "anchor", "bound"}, {"skip_days"}),
     RuleType.RESPONSE: ({"trigger", "response", "bound"}, {"responder_field"}),
     RuleType.WINDOW: (
         {"kind", "activity", "window_start"},
@@ -458,6 +459,34 @@ def _applicability(ctx: _Ctx, value: Any, path: str) -> Applicability:
     return Applicability(any_of=groups["any"], all_of=groups["all"])
 
 
+def _skip_days(ctx: _Ctx, value: Mapping[str, Any], path: str) -> tuple[int, ...]:
+    """The weekdays (0 = Monday) a lead-time or lag rule does not count, from ``skip_days``."""
+    raw = value.get("skip_days")
+    if raw is None:
+        return ()
+    where = f"{path}.skip_days"
+    names = ", ".join(repr(d) for d in WEEKDAYS)
+    if not isinstance(raw, list) or not raw:
+        ctx.add(where, f"expected a non-empty array of day names ({names}), found {_describe(raw)}")
+        return ()
+    days: list[int] = []
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or name not in WEEKDAYS:
+            ctx.add(
+                f"{where}[{i}]", f"expected a day name, one of {names}, found {_describe(name)}"
+            )
+            return ()
+        day = WEEKDAYS.index(name)
+        if day in days:
+            ctx.add(f"{where}[{i}]", f"{name!r} is listed twice")
+            return ()
+        days.append(day)
+    if len(days) == len(WEEKDAYS):
+        ctx.add(where, "every day of the week is skipped: no time would count toward the bound")
+        return ()
+    return tuple(sorted(days))
+
+
 def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rule | None:
     path = f"rules[{index}]"
     if not isinstance(value, dict):
@@ -512,6 +541,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
     year_offset = _int(ctx, value, "year_offset", path)
     if year_offset is not None and "year_field" not in value:
         ctx.add(f"{path}.year_offset", "year_offset needs year_field (the field it is added to)")
+    skip_days = _skip_days(ctx, value, path)
     due_month = due_day = None
     if "due" in value:
         due = value["due"]
@@ -576,6 +606,13 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         "rationale": _str(ctx, value, "rationale", path, required=False),
         "example": _str(ctx, value, "example", path, required=False),
     }
+    bound = params["bound"]
+    if skip_days and bound is not None and bound.is_days:
+        ctx.add(
+            f"{path}.skip_days",
+            f"skip_days needs a bound in hours, minutes or seconds (elapsed time on the days "
+            f"that count), found the bound {bound} (whole days count calendar dates)",
+        )
     if rtype is None:
         return None
     return Rule(
@@ -593,6 +630,7 @@ def _rule(ctx: _Ctx, agreement: str, prefix: str, index: int, value: Any) -> Rul
         due_month=due_month,
         due_day=due_day,
         year_offset=year_offset or 0,
+        skip_days=skip_days,
         sla=bool(sla),
         retired=bool(retired),
         **params,

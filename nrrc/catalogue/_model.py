@@ -14,6 +14,7 @@ from typing import Any
 from nrrc.timeutil import Duration
 
 __all__ = [
+    "WEEKDAYS",
     "Agreement",
     "Applicability",
     "Citation",
@@ -270,6 +271,8 @@ class Rule:
     year_field: str | None = None
     year_offset: int = 0
     responder_field: str | None = None
+    skip_days: tuple[int, ...] = ()
+    """Weekdays (0 = Monday .. 6 = Sunday, UTC) whose time does not count toward the bound."""
     applies_if: Applicability = field(default_factory=Applicability)
     sla: bool = False
     rationale: str = ""
@@ -286,6 +289,13 @@ class Rule:
         sign = "+" if self.year_offset > 0 else "-"
         return f"the calendar year of its {self.year_field} {sign} {abs(self.year_offset)}"
 
+    def skip_words(self) -> str:
+        """``Saturdays and Sundays`` (the UTC days not counted), or ``""``."""
+        names = [WEEKDAYS[d].capitalize() + "s" for d in self.skip_days]
+        if len(names) < 2:
+            return "".join(names)
+        return ", ".join(names[:-1]) + " and " + names[-1]
+
     @property
     def verified(self) -> Verified:
         """Verification level derived from the status code."""
@@ -299,10 +309,11 @@ class Rule:
     def bound_words(self) -> str:
         """The bound in a few words for tables: ``≥ 24h before planned_launch_date``."""
         t = self.type
+        skip = f", {self.skip_words()} not counted" if self.skip_days else ""
         if t is RuleType.LEAD_TIME:
-            return f"≥ {self.bound} before {self.anchor}"
+            return f"≥ {self.bound} before {self.anchor}{skip}"
         if t is RuleType.LAG:
-            return f"≤ {self.bound} after {self.anchor}"
+            return f"≤ {self.bound} after {self.anchor}{skip}"
         if t is RuleType.RESPONSE:
             return f"≤ {self.bound} after {self.trigger}"
         if t is RuleType.WINDOW:
@@ -317,6 +328,8 @@ class Rule:
 
 
 _MONTHS = tuple(calendar.month_name[1:])
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+"""Day names a rule's ``skip_days`` may list, in ``date.weekday()`` order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from nrrc.catalogue import Catalogue, Rule, RuleType
 from nrrc.centre._io import PlannedActivity
-from nrrc.timeutil import Duration, midnight_utc, to_utc
+from nrrc.timeutil import Duration, midnight_utc, shifted, to_utc
 
 __all__ = ["ACK_KIND", "RuleBook", "first_late"]
 
@@ -67,6 +67,15 @@ def first_late(anchor: date | datetime, bound: Duration, *, before: bool) -> dat
         last_day = anchor + (-days if before else days)
         return midnight_utc(last_day + _DAY)
     return (midnight_utc(anchor) - delta if before else midnight_utc(anchor) + delta) + _TICK
+
+
+def _first_late(rule: Rule, anchor: date | datetime, *, before: bool) -> datetime:
+    """:func:`first_late` for a lead-time or lag rule, with its skipped days if it has any."""
+    assert rule.bound is not None
+    if not rule.skip_days:
+        return first_late(anchor, rule.bound, before=before)
+    ref = anchor if isinstance(anchor, datetime) else midnight_utc(anchor)
+    return shifted(ref, _delta(rule.bound), rule.skip_days, back=before) + _TICK
 
 
 def _delta(bound: Duration) -> timedelta:
@@ -146,7 +155,7 @@ class RuleBook:
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
                 continue
-            out.append((rule, first_late(anchor, rule.bound, before=True)))
+            out.append((rule, _first_late(rule, anchor, before=True)))
         if len(out) > 1:
             out.sort(key=_by_instant_and_code)
         return out
@@ -165,7 +174,7 @@ class RuleBook:
             anchor = _anchor(values.get(rule.anchor or ""))
             if anchor is None or rule.bound is None:
                 continue
-            out.append((rule, first_late(anchor, rule.bound, before=False)))
+            out.append((rule, _first_late(rule, anchor, before=False)))
         if len(out) > 1:
             out.sort(key=_by_instant_and_code)
         return out

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nrrc.catalogue import Catalogue, Rule, RuleType
+from nrrc.catalogue import WEEKDAYS, Catalogue, Rule, RuleType
 from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail, rules_app
 from nrrc.schemas import FILE_SCHEMAS, export_schemas, file_schema, kind_schema
 
@@ -55,6 +55,7 @@ def _rule_json(cat: Catalogue, r: Rule) -> dict[str, object]:
         "agreement_title": cat.agreements[r.agreement].short_title,
         "type": r.type.value,
         "bound": str(r.bound) if r.bound else None,
+        "skip_days": [WEEKDAYS[d] for d in r.skip_days],
         "summary": r.bound_words(),
         "severity": r.severity.value,
         "measured_at": r.measured_at.value,
@@ -94,6 +95,17 @@ def _semantics(r: Rule) -> list[str]:
         lines.append(
             f"A {r.kind} must be {m} at most {r.bound.words() if r.bound else ''} "
             f"after its {r.anchor}."
+        )
+    if r.skip_days:
+        lines.append(
+            f"Time on {r.skip_words()} (UTC days) does not count toward the bound: "
+            + (
+                "the notice is due by the latest instant from which the counted time up to "
+                f"the {r.anchor} (00:00 UTC of it, for a date) is at least {r.bound}."
+                if r.type is RuleType.LEAD_TIME
+                else "the notice is due by the instant at which the counted time since the "
+                f"{r.anchor} (00:00 UTC of it, for a date) reaches {r.bound}."
+            )
         )
     elif r.type is RuleType.RESPONSE:
         lines.append(
