@@ -56,6 +56,19 @@ RULES: list[tuple[str, RuleType, str | None, str]] = [
     ("os_flight_notice_72h", RuleType.LEAD_TIME, "72h", "V"),
     ("os_ack_24h", RuleType.RESPONSE, "24h", "V"),
     ("os_flight_notice_weekends", RuleType.LEAD_TIME, "72h", "V"),
+    ("start1_initial_data_30d", RuleType.LAG, "30d", "V"),
+    ("start1_update_30d", RuleType.LAG, "30d", "V"),
+    ("start1_change_5d", RuleType.LAG, "5d", "V"),
+    ("start1_inspection_16h", RuleType.LEAD_TIME, "16h", "V-ru"),
+    ("start1_clearance_30d", RuleType.PERIODIC, None, "V-ru"),
+    ("start1_ack_1h", RuleType.RESPONSE, "1h", "V-ru"),
+    ("start1_ack_1h_initial_data", RuleType.RESPONSE, "1h", "V-ru"),
+    ("start1_ack_1h_update", RuleType.RESPONSE, "1h", "V-ru"),
+    ("start1_ack_1h_change", RuleType.RESPONSE, "1h", "V-ru"),
+    ("start1_ack_1h_clearance", RuleType.RESPONSE, "1h", "V-ru"),
+    ("inf_inspection_16h", RuleType.LEAD_TIME, "16h", "V-ru"),
+    ("inf_elimination_inspection_72h", RuleType.LEAD_TIME, "72h", "V-ru"),
+    ("inf_inspection_ack_1h", RuleType.RESPONSE, "1h", "V-ru"),
     ("inpk_window_notice_3d", RuleType.LEAD_TIME, "3d", "V"),
     ("inpk_window_5d", RuleType.WINDOW, None, "V"),
 ]
@@ -70,6 +83,16 @@ DERIVED = {
     "vd11_prior_notification_covers_activity": "vd11_prior_notification_42d",
     "cfe_reduction_inspection_ack_3h": "cfe_inspection_ack_3h",
     "os_flight_notice_weekends": "os_flight_notice_72h",
+    "start1_initial_data_30d": "start1_notif_periods",
+    "start1_update_30d": "start1_notif_periods",
+    "start1_change_5d": "start1_notif_periods",
+    "start1_clearance_30d": "start1_inspection_16h",
+    "start1_ack_1h_initial_data": "start1_ack_1h",
+    "start1_ack_1h_update": "start1_ack_1h",
+    "start1_ack_1h_change": "start1_ack_1h",
+    "start1_ack_1h_clearance": "start1_ack_1h",
+    "inf_inspection_16h": "inf_inspection_ack_1h",
+    "inf_elimination_inspection_72h": "inf_inspection_ack_1h",
 }
 
 # The rule-name prefix AGREEMENTS.md §0.2 gives each agreement file.
@@ -83,6 +106,8 @@ NAME_PREFIX = {
     "cfe": "cfe_",
     "openskies": "os_",
     "inpk": "inpk_",
+    "start1": "start1_",
+    "inf": "inf_",
 }
 
 OBSERVED_ACTIVITIES = {"launch", "exercise", "military_activity"}
@@ -221,7 +246,7 @@ def test_inpk_window_is_five_days_from_its_start(catalogue: Catalogue) -> None:
 def test_acknowledgement_rules_answer_with_core_ack(catalogue: Catalogue) -> None:
     """Acknowledgement rules expect the common core.ack message."""
     acks = [r for r in _builtin_rules(catalogue) if "_ack_" in r.name]
-    assert len(acks) == 6
+    assert len(acks) == 12
     for rule in acks:
         assert rule.response == "core.ack", rule.name
 
