@@ -141,3 +141,81 @@ def test_start_clearance_30_days_before_the_year(
         (f,) = found
         assert f.outcome is Outcome.VIOLATION and f.parties == ("US",)
         assert "2026-12-02" in f.explanation
+
+
+# -- CFE flight plans and points of entry (Protocol on Inspection §IV ¶8-9, §III ¶11) ----------
+
+ENTRY = at("2026-04-20 14:00:00")
+
+
+def _flight_plan() -> dict[str, object]:
+    return {
+        "airspace_entry": ENTRY,
+        "point_of_entry": "Frankfurt",
+        "diplomatic_clearance_number": "CFE-2026-044",
+        "icao_flight_plan": "(FPL-GAF123-IN ... RMK/CFE INSPECTION AIRCRAFT. PRIORITY CLEARANCE "
+        "PROCESSING REQUIRED.)",
+    }
+
+
+@pytest.mark.parametrize(
+    ("received", "approved_after", "plan_ok", "approval_ok"),
+    [
+        (ENTRY - timedelta(hours=10), timedelta(hours=3), True, True),
+        (ENTRY - timedelta(hours=10) + ONE_SECOND, timedelta(hours=3, seconds=1), False, False),
+    ],
+    ids=["on-both-bounds", "one-second-past-both"],
+)
+def test_cfe_flight_plan_10h_ahead_and_approved_within_3h(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+    received: datetime,
+    approved_after: timedelta,
+    plan_ok: bool,
+    approval_ok: bool,
+) -> None:
+    ex = Exchange(types, signers)
+    plan = ex.send("GB", "RU", "cfe.flight_plan", _flight_plan(), received - ONE_SECOND, received)
+    ex.send(
+        "RU",
+        "GB",
+        "cfe.flight_plan_approval",
+        {"approved": True},
+        received + approved_after - ONE_SECOND,
+        received + approved_after,
+        reply_to=plan,
+    )
+    result = run(ex.write(tmp_path), cat, keyring)
+    assert summary(result, "CFE008") == ((1, 1, 0, 0, 0) if plan_ok else (1, 0, 1, 0, 0))
+    assert summary(result, "CFE009") == ((1, 1, 0, 0, 0) if approval_ok else (1, 0, 1, 0, 0))
+
+
+@pytest.mark.parametrize(
+    ("when", "ok"),
+    [("2026-07-03 23:59:59", True), ("2026-07-04 00:00:00", False)],
+    ids=["last-second-of-day-90", "day-89"],
+)
+def test_cfe_points_of_entry_change_90_days_ahead(
+    tmp_path: Path,
+    cat: Catalogue,
+    types: MessageTypes,
+    signers: dict[str, Signer],
+    keyring: Keyring,
+    when: str,
+    ok: bool,
+) -> None:
+    """A date anchor with a day bound compares UTC calendar dates: 90 days before 1 October."""
+    ex = Exchange(types, signers)
+    payload = {
+        "effective_date": at("2026-10-01 00:00:00").date(),
+        "points_of_entry": ["Frankfurt", "Ramstein"],
+    }
+    ex.send("GB", "RU", "cfe.poe_change", payload, at(when) - ONE_SECOND, at(when))
+    result = run(ex.write(tmp_path), cat, keyring)
+    assert summary(result, "CFE010") == ((1, 1, 0, 0, 0) if ok else (1, 0, 1, 0, 0))
+    if not ok:
+        (f,) = only(result, "CFE010")
+        assert "1 day late" in f.explanation and "2026-07-03" in f.explanation
