@@ -14,6 +14,8 @@ where LEN is the ASCII decimal byte length and ``payload`` the raw statement byt
 payload type separates these signatures from any other use of the key. A verifier checks the
 exact bytes that travelled: it never re-encodes the statement. Exactly one signature is allowed,
 and only canonical base64 is accepted, so that no two distinct envelopes carry the same content.
+No object of the envelope or of the statement may write a key twice (readers disagree on which
+value counts): such an envelope is malformed.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from nrrc.errors import (
     NotAddressedToUs,
     UnknownKey,
 )
+from nrrc.exactforms import DuplicateKey, duplicate_key, may_escape_a_colon
 from nrrc.keys import KeyEntry, Keyring, Signer
 from nrrc.messages import MessageTypes, ReplyRef, Statement, StatementHeader
 from nrrc.timeutil import format_instant, to_utc
@@ -74,6 +77,34 @@ class _Envelope(msgspec.Struct, frozen=True, forbid_unknown_fields=True, rename=
 
 _envelope_decoder = msgspec.json.Decoder(_Envelope)
 _envelope_encoder = msgspec.json.Encoder()
+_ENVELOPE_FIXED = len(
+    _envelope_encoder.encode(_Envelope(PAYLOAD_TYPE, "", [_Signature(keyid="", sig="")]))
+)
+"""Length of the shortest JSON text of an envelope with one signature and an empty payload,
+key id and signature (no spaces, each key once, strings without escapes)."""
+_ENVELOPE_COLONS = 3 + 2 + PAYLOAD_TYPE.count(":")
+"""Colons of such an envelope outside its payload, key id and signature: one per key and those
+of the payload type."""
+
+
+def _refuse_duplicate_keys(envelope: bytes, env: _Envelope) -> None:
+    """Raise ``MalformedEnvelope`` when an object of ``envelope`` (decoded as ``env``, with one
+    signature and the nrrc payload type) writes a key twice.
+
+    Outside keys a colon stands only in a string, and only ``\\u003a`` writes one other than
+    as itself: without it, the envelope has exactly the colons of its five keys and of its
+    strings unless a key was written twice (the member dropped leaves its colon at least)."""
+    signature = env.signatures[0]
+    colons = (
+        _ENVELOPE_COLONS
+        + env.payload.count(":")
+        + signature.keyid.count(":")
+        + signature.sig.count(":")
+    )
+    if envelope.count(b":") != colons or may_escape_a_colon(envelope):
+        words = duplicate_key(envelope)
+        if words is not None:
+            raise MalformedEnvelope(f"envelope: {words}")
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -236,8 +267,9 @@ class Verifier:
         """Verify ``envelope`` and decode its statement.
 
         The checks run in this order and the first failure raises its own error:
-        malformed envelope, unknown key, bad signature, malformed statement header,
-        key not owned by the sender, key not valid at sent-at, not addressed to this centre,
+        malformed envelope (a key written twice included), unknown key, bad signature,
+        malformed statement (a key written twice) or statement header, key not owned by the
+        sender, key not valid at sent-at, not addressed to this centre,
         payload not valid for its kind.
         """
         try:
@@ -257,6 +289,17 @@ class Verifier:
                 f"$.signatures: expected exactly one signature, found {len(env.signatures)}"
             )
         signature = env.signatures[0]
+        # Duplicate keys. Without a backslash every string of the envelope is written as its
+        # own characters, so the envelope is at least _ENVELOPE_FIXED bytes (its keys, once
+        # each, and punctuation) plus its ASCII strings; a key written twice adds a member and
+        # bytes. Equal length clears it: a few O(1) checks and one memchr.
+        payload, keyid, sig_text = env.payload, signature.keyid, signature.sig
+        if (
+            len(envelope) != _ENVELOPE_FIXED + len(payload) + len(keyid) + len(sig_text)
+            or 0x5C in envelope
+            or not (payload.isascii() and keyid.isascii() and sig_text.isascii())
+        ):
+            _refuse_duplicate_keys(envelope, env)
         statement_bytes = _b64(env.payload, "payload")
         sig = _b64(signature.sig, "signatures[0].sig")
         entry = self.keyring.get(signature.keyid)
@@ -273,6 +316,8 @@ class Verifier:
             )
         try:
             statement = self.types.decode(statement_bytes)
+        except DuplicateKey as exc:
+            raise MalformedEnvelope(f"statement: {exc}") from exc
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             self._classify(statement_bytes, entry, exc)
             raise  # pragma: no cover - _classify always raises

@@ -20,12 +20,20 @@ gone; so the check reads the JSON bytes, in two stages:
 
 Lowercase ``t`` and ``z`` are RFC 3339 (section 5.6, note) and pass, as they pass the
 ``jsonschema`` format checker the published schemas are tested with.
+
+Duplicate object keys are the other thing a decoder forgets: msgspec keeps the last value of a
+key written twice in one object, Python's ``json`` does too, other readers keep the first or
+refuse, so ``{"sender":"US",...,"sender":"RU"}`` could mean two things to two readers of one
+signed statement. :func:`may_repeat_a_key` is the cheap test (exact when it answers no) and
+:func:`duplicate_key` the exact one, which names the key and the object holding it;
+:func:`refuse_duplicate_keys` runs both and raises :class:`DuplicateKey`.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -37,9 +45,14 @@ __all__ = [
     "DATE_TIME_WORDS",
     "DURATION_PATTERN",
     "DURATION_WORDS",
+    "DuplicateKey",
     "ExactForms",
+    "duplicate_key",
     "lax_date_time_hint",
+    "may_escape_a_colon",
     "may_hold_lax_date_time",
+    "may_repeat_a_key",
+    "refuse_duplicate_keys",
     "value_at",
 ]
 
@@ -238,3 +251,114 @@ def _values(each: _Check) -> _Check:
         return None
 
     return check
+
+
+# -- duplicate keys ---------------------------------------------------------------------------
+
+
+class DuplicateKey(msgspec.DecodeError):
+    """A JSON object of the document writes one key twice (``str()``: ``duplicate key
+    "sender" in the object at $``). A ``DecodeError``, so callers that refuse undecodable
+    documents refuse these too."""
+
+
+_plain_decode = msgspec.json.Decoder().decode
+_plain_encode = msgspec.json.Encoder().encode
+
+
+def may_escape_a_colon(data: bytes) -> bool:
+    """Whether a string of the JSON document ``data`` may write a colon as ``\\u003a`` (or
+    ``\\u003A``); False is certain."""
+    return b"\\u003" in data
+
+
+def may_repeat_a_key(data: bytes) -> bool:
+    """Whether an object of the JSON document ``data`` may write a key twice. False is certain;
+    True needs :func:`duplicate_key` (a document that is not JSON answers True).
+
+    Every key is followed by one colon, and outside keys a colon can only stand in a string.
+    ``data`` decoded without types keeps one entry per key, and encoding that again writes the
+    same strings: so unless ``\\u003a`` writes a colon (the only other way to write one) the
+    re-encoded document has as many colons as ``data`` exactly when no key was dropped, that
+    is when no object wrote a key twice. Both steps run in C (about 2.5 microseconds for a
+    statement of 350 bytes)."""
+    if may_escape_a_colon(data):
+        return True
+    try:
+        again = _plain_encode(_plain_decode(data))
+    except (msgspec.MsgspecError, ValueError, OverflowError, RecursionError):
+        return True
+    return data.count(b":") != again.count(b":")
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its key-value pairs, in document order."""
+
+    __slots__ = ()
+
+
+def _ignore(text: str) -> None:
+    """Numbers and constants are not looked at (and never converted)."""
+
+
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII).fullmatch
+
+
+def _step(key: str) -> str:
+    return f".{key}" if _SIMPLE_KEY(key) else f"[{json.dumps(key[:80])}]"
+
+
+def duplicate_key(data: bytes | str) -> str | None:
+    """``duplicate key "sender" in the object at $``: the first key, in document order, that
+    an object of the JSON document ``data`` writes a second time (keys compared after their
+    escapes are read: ``"\\u0073ender"`` is ``"sender"``), with the JSON path of that object.
+    None when no object writes a key twice, or when ``data`` is not JSON (the typed decoder
+    says what is wrong with it)."""
+    try:
+        root = json.loads(
+            data,
+            object_pairs_hook=_Pairs,
+            parse_int=_ignore,
+            parse_float=_ignore,
+            parse_constant=_ignore,
+        )
+    except (ValueError, RecursionError):
+        return None
+    # An explicit stack: a document may nest deeper than Python's recursion allows.
+    stack: list[tuple[Iterator[tuple[Any, Any]], str, set[str] | None]] = []
+    node: Any = root
+    path = "$"
+    while True:
+        if type(node) is _Pairs:
+            stack.append((iter(node), path, set()))
+        elif type(node) is list:
+            stack.append((enumerate(node), path, None))
+        node = None
+        while stack and node is None:
+            items, where, seen = stack[-1]
+            for key, value in items:
+                if seen is None:
+                    path = f"{where}[{key}]"
+                elif key in seen:
+                    if len(where) > 200:
+                        where = where[:200] + "..."
+                    return f"duplicate key {json.dumps(key[:80])} in the object at {where}"
+                else:
+                    seen.add(key)
+                    path = where + _step(key)
+                if type(value) is _Pairs or type(value) is list:
+                    node = value
+                    break
+            else:
+                stack.pop()
+        if node is None:
+            return None
+
+
+def refuse_duplicate_keys(data: bytes) -> None:
+    """Raise :class:`DuplicateKey` when an object of the JSON document ``data`` writes a key
+    twice (nothing when ``data`` is not JSON: the typed decoder refuses it)."""
+    if may_repeat_a_key(data):
+        words = duplicate_key(data)
+        if words is not None:
+            raise DuplicateKey(words)

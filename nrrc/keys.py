@@ -11,7 +11,8 @@ Keyring format (``nrrc-keyring/1``)::
                "public_key": "<base64 of the 32 raw bytes>",
                "valid_from": "2026-01-01T00:00:00Z", "valid_until": null}]}
 
-``valid_from`` is inclusive, ``valid_until`` exclusive (null: no end).
+``valid_from`` is inclusive, ``valid_until`` exclusive (null: no end). A key written twice in
+one object makes the file unreadable.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 import re
+import shlex
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from nrrc.errors import KeyFileError
-from nrrc.exactforms import ExactForms
+from nrrc.exactforms import DuplicateKey, ExactForms, refuse_duplicate_keys
 from nrrc.messages import CENTRE_PATTERN, published_pattern, python_pattern
 from nrrc.timeutil import format_instant, to_utc
 
@@ -52,6 +56,7 @@ __all__ = [
 ]
 
 KEYRING_FORMAT = "nrrc-keyring/1"
+_log = logging.getLogger("nrrc.keys")
 _CENTRE = re.compile(CENTRE_PATTERN)
 
 
@@ -173,6 +178,11 @@ class Keyring:
             raw = path.read_bytes()
         except OSError as exc:
             raise KeyFileError(f"{path}: cannot read the keyring: {exc.strerror or exc}") from exc
+        try:
+            # A key written twice in one object: which value counts depends on the reader.
+            refuse_duplicate_keys(raw)
+        except DuplicateKey as exc:
+            raise KeyFileError(f"{path}: {exc}") from exc
         try:
             wire = msgspec.json.decode(raw, type=KeyringWire)
             _exact_keyring.check(raw)  # valid_from / valid_until as RFC 3339 requires
@@ -334,7 +344,8 @@ def write_private_key(signer: Signer, path: str | Path) -> None:
 def load_private_key(path: str | Path, centre: str | None = None) -> Signer:
     """Read a private key file written by :func:`write_private_key` (or any Ed25519 PKCS#8 PEM).
 
-    The centre comes from the file's comment line, or from ``centre``.
+    The centre comes from the file's comment line, or from ``centre``. A file that group or
+    others may read is loaded with a warning on the ``nrrc.keys`` logger (``chmod 600``).
 
     Raises:
         KeyFileError: naming the file and what is wrong; the key itself is never printed.
@@ -342,8 +353,17 @@ def load_private_key(path: str | Path, centre: str | None = None) -> Signer:
     path = Path(path)
     try:
         raw = path.read_bytes()
+        mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
         raise KeyFileError(f"{path}: cannot read the private key: {exc.strerror or exc}") from exc
+    if mode & 0o077 and os.name == "posix":
+        # Warn, not refuse: keys made by other Ed25519 tools under a default umask are 0644.
+        _log.warning(
+            "%s: private key is accessible to group/others (mode %04o); chmod 600 %s",
+            path,
+            mode,
+            shlex.quote(str(path)),
+        )
     m = re.match(rb"# nrrc private key of centre ([A-Z][A-Z0-9]{1,15}),", raw)
     found_centre = m.group(1).decode() if m else None
     if centre and found_centre and centre != found_centre:

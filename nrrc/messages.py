@@ -28,6 +28,7 @@ from nrrc.exactforms import (
     ExactForms,
     lax_date_time_hint,
     may_hold_lax_date_time,
+    refuse_duplicate_keys,
     value_at,
 )
 from nrrc.patterns import publish_patterns, published_pattern, python_pattern
@@ -377,6 +378,8 @@ class MessageTypes:
         self._recipients: set[str] = set()
         self._header_decoder = msgspec.json.Decoder(StatementHeader)
         self._encoder = msgspec.json.Encoder()
+        self._encode_into = self._encoder.encode_into
+        self._canonical = bytearray()
         self._exact = ExactForms(union)
         self._exact_header = ExactForms(StatementHeader)
         # msgspec reads '-PT2H' and 'PT1.5H'; the few kinds with a duration are always checked.
@@ -385,14 +388,31 @@ class MessageTypes:
         )
 
     def decode(self, data: bytes) -> Statement:
-        """Decode and validate a statement; ``msgspec.ValidationError`` or ``DecodeError``."""
+        """Decode and validate a statement; ``msgspec.ValidationError`` or ``DecodeError``
+        (:class:`~nrrc.exactforms.DuplicateKey`, a ``DecodeError``, when an object of the
+        statement writes a key twice: that comes before any other refusal of valid JSON)."""
         try:
             statement: Statement = self._decoder.decode(data)
         except UnicodeDecodeError as exc:
             raise invalid_utf8(exc, data) from exc
         except msgspec.ValidationError:
+            refuse_duplicate_keys(data)  # the value msgspec kept may be the one refused
             self._refuse(data)
             raise
+        # Duplicate keys. The bytes msgspec writes for a statement name no key twice; every
+        # statement nrrc composes is those bytes, and one C-level encoding (into a reused
+        # buffer) and comparison, a third of a microsecond, clears it. (Were another thread to
+        # encode into the buffer between the two, equal bytes would still be the encoding of a
+        # statement: the test cannot clear a duplicate.) Any other form of a statement gets
+        # the colon count of may_repeat_a_key, and the exact reading when that differs.
+        canonical = self._canonical
+        try:
+            self._encode_into(statement, canonical)
+            cleared = canonical == data
+        except (msgspec.MsgspecError, ValueError, OverflowError):  # pragma: no cover
+            cleared = False
+        if not cleared:
+            refuse_duplicate_keys(data)
         # The header patterns msgspec was not asked to check (see _StrictStatement).
         ref = statement.in_reply_to
         if (

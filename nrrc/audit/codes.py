@@ -142,7 +142,8 @@ CHECKS: dict[str, Check] = {
             _V,
             "The envelope must be a DSSE JSON object with the nrrc payload type, exactly one "
             "signature and canonical base64; the statement must have a valid header (id, kind, "
-            "sender, recipient, sent_at with a UTC offset, epoch, seq).",
+            "sender, recipient, sent_at with a UTC offset, epoch, seq); no object of either may "
+            "write a key twice.",
             "Bytes that do not parse cannot be attributed to anyone.",
             "US.log:5: received envelope refused: malformed: $.signatures: expected exactly one "
             "signature, found 2.",
