@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import os
 from collections.abc import Iterator
@@ -52,7 +53,10 @@ __all__ = [
     "LogWriter",
     "MessageRecord",
     "checkpoint_message",
+    "crlf_words",
+    "encoding_problem",
     "read_lines",
+    "sniff_encoding",
 ]
 
 LOG_FORMAT = "nrrc-log/1"
@@ -181,6 +185,57 @@ def read_lines(fh: IO[bytes], chunk: int = 1 << 20) -> Iterator[RawLine]:
             yield RawLine(lineno, data, False)
     if rest:
         yield RawLine(lineno + 1, rest, True)
+
+
+_WIDE = (
+    # (codec, name, byte-order mark, which bytes of an ASCII character are NUL); UTF-32's
+    # little-endian mark starts with UTF-16's: look for it first.
+    ("utf-32-le", "UTF-32 (little-endian", codecs.BOM_UTF32_LE, (False, True, True, True)),
+    ("utf-32-be", "UTF-32 (big-endian", codecs.BOM_UTF32_BE, (True, True, True, False)),
+    ("utf-16-le", "UTF-16 (little-endian", codecs.BOM_UTF16_LE, (False, True, False, True)),
+    ("utf-16-be", "UTF-16 (big-endian", codecs.BOM_UTF16_BE, (True, False, True, False)),
+)
+
+
+def sniff_encoding(head: bytes) -> tuple[str, str] | None:
+    """How the first bytes of a file say it is not plain UTF-8 without a byte-order mark, as
+    ``(Python codec, words for an error)``; None when they do not (the file may still be bad).
+
+    A UTF-8 byte-order mark; or the first characters as UTF-16 or UTF-32 write ASCII
+    (interleaved with NUL bytes: a log's first line is ASCII and holds no NUL), after a
+    byte-order mark or not.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", (
+            "the file starts with a UTF-8 byte-order mark (an editor rewrote it; "
+            "logs are plain UTF-8 without BOM)"
+        )
+    for codec, name, bom, nul in _WIDE:
+        marked = head.startswith(bom)
+        if marked:
+            name += ", with a byte-order mark"
+        # The four bytes after the mark, if any: one UTF-32 character, or two UTF-16 ones.
+        data = head[len(bom) : len(bom) + 4] if marked else head[:4]
+        if len(data) == 4 and tuple(b == 0 for b in data) == nul:
+            return codec, (
+                f"the file is {name}) encoded, not UTF-8 (it was rewritten; "
+                "logs are plain UTF-8 without BOM)"
+            )
+    return None
+
+
+def encoding_problem(head: bytes) -> str | None:
+    """The words of :func:`sniff_encoding` for the first bytes of a file, or None."""
+    found = sniff_encoding(head)
+    return found[1] if found is not None else None
+
+
+def crlf_words(lineno: int) -> str:
+    """Why the chain breaks after a line that ends with CR (its LF was made CR LF)."""
+    return (
+        f"line {lineno} ends with CR LF (Windows line endings); "
+        "the log was rewritten, its lines are LF-terminated"
+    )
 
 
 def decode_line(data: bytes) -> LogLine:
@@ -346,6 +401,9 @@ class LogWriter:
         try:
             first = decode_line(line)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            why = encoding_problem(line)
+            if why is not None:
+                raise LogError(f"{self.path}: cannot resume: {why}") from exc
             raise LogError(
                 f"{self.path}:1: cannot resume: not a {LOG_FORMAT} header: {exc}"
             ) from exc

@@ -39,7 +39,9 @@ from nrrc.msglog import (
     Header,
     MessageRecord,
     checkpoint_message,
+    crlf_words,
     decode_line,
+    encoding_problem,
     read_lines,
 )
 from nrrc.timeutil import to_utc
@@ -138,6 +140,9 @@ def _scan(
         try:
             header = decode_line(first.data)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            why = encoding_problem(first.data)
+            if why is not None:  # a byte-order mark, UTF-16: rewritten by an editor
+                raise LogError(f"{name}: {why}") from exc
             raise LogError(f"{name}:1: expected a {LOG_FORMAT} header line: {exc}") from exc
         if not isinstance(header, Header) or header.n != 0 or header.prev != GENESIS:
             raise LogError(
@@ -165,6 +170,7 @@ def _scan_body(
     from nrrc.msglog import RawLine
 
     prev_hash = hashlib.sha256(first).hexdigest()
+    before = first  # the previous line's bytes (named when the chain breaks after it)
     expected = 1
     last_kind = "header"
     last_line = 1
@@ -201,6 +207,7 @@ def _scan_body(
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:
                 yield problem(raw.lineno, "malformed-line", f"expected a log record: {exc}")
                 prev_hash = hashlib.sha256(raw.data).hexdigest()
+                before = raw.data
                 expected += 1
                 last_kind = "malformed"
                 last_line = raw.lineno
@@ -265,15 +272,10 @@ def _scan_body(
             yield problem(raw.lineno, code, f"record n={n} {what}")
             quiet = 1
         elif rec.prev != prev_hash and not calm:
-            yield problem(
-                raw.lineno,
-                "edited",
-                f"the chain breaks here: 'prev' does not match "
-                f"the SHA-256 of line {raw.lineno - 1}; that line (or this one) was "
-                "changed",
-            )
+            yield problem(raw.lineno, "edited", _chain_break(raw.lineno, rec.prev, before))
         expected = max(expected, n + 1) if not isinstance(rec, Header) else expected
         prev_hash = line_hash
+        before = raw.data
         if isinstance(rec, Checkpoint):
             last_kind = "checkpoint"
             tally.checkpoints += 1
@@ -291,6 +293,23 @@ def _scan_body(
             "the log does not end with a signed checkpoint: "
             "it was not closed, or lines after this one were cut off",
         )
+
+
+def _chain_break(lineno: int, prev: str, before: bytes) -> str:
+    """Why line ``lineno``'s ``prev`` does not match the SHA-256 of the line ``before`` it."""
+    if before.endswith(b"\r"):
+        # Looked at only once the chain has broken: a clean log pays nothing for it.
+        why = crlf_words(lineno - 1)
+        if hashlib.sha256(before[:-1]).hexdigest() != prev:
+            why += (
+                f"; 'prev' does not match line {lineno - 1} without its CR either: "
+                "a line was changed too"
+            )
+        return f"the chain breaks here: {why}"
+    return (
+        f"the chain breaks here: 'prev' does not match the SHA-256 of line {lineno - 1}; "
+        "that line (or this one) was changed"
+    )
 
 
 def _prepend(item: object, it: Iterator[object]) -> Iterator[object]:

@@ -5,11 +5,17 @@ log when its first line is an ``nrrc-log/1`` header and an observed-activity log
 ``nrrc-observed/1`` header; anything else (keys, keyrings, summaries) is skipped. A file named
 explicitly must be one of the two. Logs are sorted by owner, then by name, so that the audit never
 depends on the order in which its inputs were given.
+
+Nothing that may be a log is skipped without a word: a file in a directory named like a log
+(``*.jsonl``, as every writer names logs) that cannot be read stops the audit, and so does a log
+that an editor rewrote in another encoding (a UTF-8 byte-order mark, UTF-16 or UTF-32), whether
+it is named like a log or its header, once decoded, says it is one.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,13 +24,15 @@ from pathlib import Path
 import msgspec
 
 from nrrc.errors import AuditError, LogError
-from nrrc.msglog import LOG_FORMAT, Checkpoint, Header, decode_line
+from nrrc.msglog import LOG_FORMAT, Checkpoint, Header, decode_line, sniff_encoding
 from nrrc.observed import OBSERVED_FORMAT
 from nrrc.timeutil import to_utc
 
 __all__ = ["Inputs", "LogSource", "default_keyring", "find_inputs", "read_source"]
 
 _SNIFF = 4096
+_LOG_LIKE = ".jsonl"
+"""How logs are named (JSON Lines): such a file in a directory is never skipped unread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +56,17 @@ class Inputs:
     observed: tuple[Path, ...]
 
 
-def _first_line(path: Path) -> bytes:
+def _head(path: Path) -> bytes:
     with path.open("rb") as fh:
-        return fh.read(_SNIFF).split(b"\n", 1)[0]
+        return fh.read(_SNIFF)
 
 
-def _format_of(path: Path) -> str | None:
-    try:
-        head = _first_line(path)
-    except OSError:
-        return None
+def _first_line(path: Path) -> bytes:
+    return _head(path).split(b"\n", 1)[0]
+
+
+def _header_format(head: bytes) -> str | None:
+    """The ``format`` of a header line, None when the line is not a header."""
     try:
         data = msgspec.json.decode(head)
     except (msgspec.DecodeError, RecursionError):
@@ -73,6 +82,63 @@ def _format_of(path: Path) -> str | None:
         fmt = data.get("format")
         return fmt if isinstance(fmt, str) else None
     return None
+
+
+def _why_unreadable(path: Path, exc: OSError) -> str:
+    why = exc.strerror or str(exc)
+    if path.is_symlink() and not path.exists():
+        why += " (a symbolic link to a file that does not exist)"
+    return why
+
+
+def _format_of(path: Path, shown: str, *, strict: bool) -> str | None:
+    """The ``format`` of the file's header line; None when its first line is not a header
+    (or, unless ``strict``, the file cannot be read).
+
+    Args:
+        strict: the file may well be a log (named on the command line, or named like one):
+            it must be readable, and in plain UTF-8.
+
+    Raises:
+        AuditError: ``strict`` and the file cannot be read.
+        LogError: the file is not plain UTF-8 (a byte-order mark, UTF-16/32) and ``strict``
+            or its header line, decoded, says it is a log.
+    """
+    try:
+        head = _head(path)
+    except OSError as exc:
+        if not strict:
+            return None
+        raise AuditError(f"{shown}: cannot open the log: {_why_unreadable(path, exc)}") from exc
+    foreign = sniff_encoding(head)
+    if foreign is not None:
+        codec, why = foreign
+        decoded = head.decode(codec, errors="ignore").lstrip("\ufeff").split("\n", 1)[0]
+        fmt = _header_format(decoded.encode("utf-8", errors="replace"))
+        if strict or fmt in (LOG_FORMAT, OBSERVED_FORMAT):
+            raise LogError(f"{shown}: {why}")
+        return None
+    return _header_format(head.split(b"\n", 1)[0])
+
+
+def _format_in_directory(path: Path) -> str | None:
+    """:func:`_format_of` for a file found in a directory: strict when named like a log; a
+    file that is not a regular file (a FIFO would block the audit) is not opened."""
+    like = path.name.endswith(_LOG_LIKE)
+    shown = str(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if not like:
+            return None
+        raise AuditError(f"{shown}: cannot open the log: {_why_unreadable(path, exc)}") from exc
+    if not stat.S_ISREG(mode):
+        if not like:
+            return None
+        raise AuditError(
+            f"{shown}: cannot read the log: expected a regular file, found a special file"
+        )
+    return _format_of(path, shown, strict=like)
 
 
 def _last_line(path: Path) -> bytes:
@@ -102,6 +168,9 @@ def read_source(path: Path, name: str | None = None) -> LogSource:
     try:
         header = decode_line(head)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        foreign = sniff_encoding(head)
+        if foreign is not None:
+            raise LogError(f"{shown}: {foreign[1]}") from exc
         raise LogError(f"{shown}:1: expected a {LOG_FORMAT} header line: {exc}") from exc
     if not isinstance(header, Header) or header.format != LOG_FORMAT:
         raise LogError(f"{shown}:1: expected a {LOG_FORMAT} header line")
@@ -131,8 +200,9 @@ def find_inputs(items: Sequence[Path], names: Mapping[Path, str] | None = None) 
         names: display names for some paths (standard input is shown as ``<stdin>``).
 
     Raises:
-        AuditError: a path does not exist, a file is neither kind of log, or no log was found.
-        LogError: a log's header cannot be read.
+        AuditError: a path does not exist, a file is neither kind of log, a file that may be a
+            log cannot be read, or no log was found.
+        LogError: a log's header cannot be read, or a log is not in plain UTF-8.
     """
     names = names or {}
     logs: list[LogSource] = []
@@ -141,7 +211,7 @@ def find_inputs(items: Sequence[Path], names: Mapping[Path, str] | None = None) 
         shown = names.get(item, str(item))
         if item.is_dir():
             for path in _walk(item):
-                fmt = _format_of(path)
+                fmt = _format_in_directory(path)
                 if fmt == LOG_FORMAT:
                     logs.append(read_source(path))
                 elif fmt == OBSERVED_FORMAT:
@@ -149,7 +219,7 @@ def find_inputs(items: Sequence[Path], names: Mapping[Path, str] | None = None) 
             continue
         if not item.exists():
             raise AuditError(f"{shown}: no such file or directory")
-        fmt = _format_of(item)
+        fmt = _format_of(item, shown, strict=True)
         if fmt == OBSERVED_FORMAT:
             observed.append(item)
             continue
