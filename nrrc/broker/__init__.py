@@ -11,6 +11,7 @@ from nrrc.broker._certs import write_certificates
 from nrrc.broker._embedded import EmbeddedBroker, free_port
 from nrrc.broker._mosquitto import (
     DEFAULT_MAX_QUEUED,
+    BrokerConfigError,
     BrokerLayout,
     Membership,
     acl_text,
@@ -30,6 +31,7 @@ from nrrc.broker._secrets import (
 
 __all__ = [
     "DEFAULT_MAX_QUEUED",
+    "BrokerConfigError",
     "BrokerLayout",
     "EmbeddedBroker",
     "Membership",

@@ -27,6 +27,7 @@ client cannot take over another centre's session by borrowing its client id.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +35,11 @@ from pathlib import Path
 
 from nrrc.broker._certs import write_certificates
 from nrrc.broker._secrets import generate_passwords, mosquitto_password_file, write_password
-from nrrc.transport.topics import PREFIX, check_centre, check_regime
+from nrrc.errors import NrrcError
+from nrrc.transport.topics import PREFIX, TopicError, check_centre, check_regime
 
 __all__ = [
+    "BrokerConfigError",
     "BrokerLayout",
     "Membership",
     "acl_text",
@@ -49,6 +52,84 @@ __all__ = [
 DEFAULT_MAX_QUEUED = 100_000
 """Messages Mosquitto may queue per offline client (its default, 1000, is too small for a
 145-centre regime broadcast during an outage)."""
+
+
+class BrokerConfigError(NrrcError):
+    """A value for a generated Mosquitto configuration is invalid; ``parameter`` names it (as
+    :func:`write_mosquitto_configs` calls it), ``detail`` says what was expected and found."""
+
+    def __init__(self, parameter: str, detail: str) -> None:
+        self.parameter = parameter
+        self.detail = detail
+        super().__init__(f"{parameter}: {detail}")
+
+
+_USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+"""A plain POSIX account name, as ``useradd`` accepts by default (at most 32 characters)."""
+
+
+def _check_port(parameter: str, value: int, *, last: int | None = None) -> None:
+    """``value`` (and ``last``, the end of a range starting there) is a TCP port number."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise BrokerConfigError(
+            parameter, f"expected a port number from 1 to 65535, found {value!r}"
+        )
+    if last is not None and last > 65535:
+        raise BrokerConfigError(
+            parameter,
+            f"expected a first port that leaves room for the {last - value + 1} ports of the "
+            f"federation (at most {65535 - (last - value)}), found {value}",
+        )
+
+
+def _check_line_text(parameter: str, value: str, *, spaces: bool = True) -> None:
+    """``value`` is written into a configuration line: a newline or any other control
+    character would end the line and start another option of the attacker's choosing."""
+    if not value.isprintable() or (not spaces and any(c.isspace() for c in value)):
+        kind = "printable characters" + ("" if spaces else " without spaces")
+        raise BrokerConfigError(
+            parameter, f"expected {kind} (it is written into mosquitto.conf), found {value!r}"
+        )
+
+
+def _check_options(
+    *,
+    root: str,
+    root_parameter: str,
+    data: str,
+    bind: str,
+    port: int,
+    tls_port: int,
+    federated_hosts: Mapping[str, str],
+    federated_base_port: int,
+    centres: int,
+    max_queued: int,
+    autosave_interval: int,
+    run_as: str | None,
+) -> None:
+    """Every value :func:`write_mosquitto_configs` writes into a file, checked before it
+    writes anything."""
+    _check_line_text(root_parameter, root)
+    _check_line_text("data_root", data)
+    _check_line_text("bind", bind, spaces=False)
+    for host in federated_hosts.values():
+        _check_line_text("federated_hosts", host, spaces=False)
+        if not host:
+            raise BrokerConfigError("federated_hosts", "expected a host name, found ''")
+    _check_port("port", port)
+    _check_port("tls_port", tls_port)
+    _check_port(
+        "federated_base_port", federated_base_port, last=federated_base_port + 2 * centres - 1
+    )
+    for parameter, value in (("max_queued", max_queued), ("autosave_interval", autosave_interval)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise BrokerConfigError(parameter, f"expected a whole number >= 0, found {value!r}")
+    if run_as is not None and not _USER.fullmatch(run_as):
+        raise BrokerConfigError(
+            "run_as",
+            "expected a user name (lowercase letters, digits, '_' and '-', starting with a "
+            f"letter or '_', at most 32 characters), found {run_as!r}",
+        )
 
 
 @dataclass(frozen=True)
@@ -332,15 +413,39 @@ def write_mosquitto_configs(
         max_queued: Mosquitto's ``max_queued_messages``.
         autosave_interval: seconds between persistence saves.
         run_as: Mosquitto's ``user`` option (the account it drops to when started as root).
+            Every value written into a file is checked before anything is written: ports
+            from 1 to 65535, no control character in a path or host, a plain user name.
         secrets: write ``secrets/`` (passwords, hashes, certificates); False writes only the
             configuration files.
         outsiders: identities that are no centre of ``membership`` but need credentials
             (a password and a client certificate) for the single and TLS brokers.
+
+    Raises:
+        BrokerConfigError: naming the parameter whose value cannot go into a configuration.
     """
     out = Path(directory)
     root = (config_root or str(out.resolve())).rstrip("/")
     data = (data_root or f"{root}/data").rstrip("/")
     centres = membership.centres
+    hosts = dict(federated_hosts or {})
+    _check_options(
+        root=root,
+        root_parameter="config_root" if config_root else "directory",
+        data=data,
+        bind=bind,
+        port=port,
+        tls_port=tls_port,
+        federated_hosts=hosts,
+        federated_base_port=federated_base_port,
+        centres=len(centres),
+        max_queued=max_queued,
+        autosave_interval=autosave_interval,
+        run_as=run_as,
+    )
+    try:
+        identities = sorted({*centres, *(check_centre(o, "outsider") for o in outsiders)})
+    except TopicError as exc:
+        raise BrokerConfigError("outsiders", str(exc).removeprefix("outsider: ")) from exc
     for sub in ("single", "tls", "federated"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if data_root is None:
@@ -380,7 +485,6 @@ def write_mosquitto_configs(
             **opts,  # type: ignore[arg-type]
         )
     )
-    hosts = dict(federated_hosts or {})
     ports = {c: federated_base_port + 2 * i for i, c in enumerate(centres)}
     addresses = {c: f"{hosts.get(c, bind or '127.0.0.1')}:{ports[c] + 1}" for c in centres}
     federated: dict[str, Path] = {}
@@ -403,7 +507,6 @@ def write_mosquitto_configs(
             )
         )
         federated[c] = path
-    identities = sorted({*centres, *(check_centre(o) for o in outsiders)})
     passwords: dict[str, Path] = {c: out / "secrets" / f"{c}.password" for c in identities}
     if secrets:
         clear = generate_passwords(identities)

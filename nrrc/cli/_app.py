@@ -7,6 +7,7 @@ and prints. Bad input ends in one line on stderr and exit code 2, never a traceb
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import sys
 import typing
@@ -18,6 +19,11 @@ from typing import Any, NoReturn
 import typer
 import typer.core
 from rich.console import Console
+
+# What `main` catches to print click's own usage errors as one line (see `_usage_error`).
+# typer 0.29 vendors click and re-exports only BadParameter of its exceptions: a private
+# module, hence the pin `typer>=0.29,<0.30` in pyproject.toml.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from nrrc.catalogue import Catalogue, load_catalogue
 from nrrc.errors import CatalogueError, NrrcError
@@ -62,6 +68,54 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """Print one warning line to stderr and carry on."""
+    err_console.print(f"nrrc: warning: {message}", markup=False, soft_wrap=True)
+
+
+class _WarningLine(logging.Handler):
+    """The library's warnings (``logging.getLogger("nrrc.…").warning``) as one
+    ``nrrc: warning: …`` line each on stderr: the core never prints, the CLI does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            warn(record.getMessage())
+        except Exception:  # logging's contract: never raise from emit
+            self.handleError(record)
+
+
+def _install_warning_line() -> None:
+    logger = logging.getLogger("nrrc")
+    if not any(isinstance(h, _WarningLine) for h in logger.handlers):
+        handler = _WarningLine(logging.WARNING)
+        logger.addHandler(handler)
+        # Not also through the root logger (`nrrc node` configures one on stderr): once.
+        logger.propagate = False
+
+
+_install_warning_line()
+
+
+def check_out_dir(directory: Path, option: str, *, force: bool) -> None:
+    """Refuse (one line, exit 2) to write a run into ``directory`` when it already holds
+    files, unless ``force``: a second run must not silently replace the logs, keys or
+    secrets of the first. A missing or empty directory is fine."""
+    if directory.exists() and not directory.is_dir():
+        fail(f"{option}: expected a directory, found a file: {directory}")
+    if force or not directory.is_dir():
+        return
+    try:
+        names = sorted(p.name + ("/" if p.is_dir() else "") for p in directory.iterdir())
+    except OSError as exc:
+        fail(f"{option}: {directory}: cannot list the directory: {exc.strerror or exc}")
+    if names:
+        shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+        fail(
+            f"{option}: {directory} already exists and holds files ({shown}); pass --force "
+            "to replace them, or choose another directory"
+        )
+
+
 def catalogue(extra: Sequence[Path] | None) -> Catalogue:
     """Load built-ins plus ``extra``; every problem printed one per line, then exit 2."""
     try:
@@ -75,7 +129,21 @@ def catalogue(extra: Sequence[Path] | None) -> Catalogue:
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     try:
-        app(args=list(argv) if argv is not None else None, prog_name="nrrc")
+        # Not standalone: click's own usage errors come here, to be printed as one line.
+        code = app(
+            args=list(argv) if argv is not None else None,
+            prog_name="nrrc",
+            standalone_mode=False,
+        )
+    except NoArgsIsHelpError:
+        sys.exit(2)  # `nrrc` or `nrrc keys` alone: the help is printed already
+    except ClickException as exc:
+        for line in _usage_error(exc):
+            err_console.print(line, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("nrrc: aborted", markup=False)
+        sys.exit(1)
     except NrrcError as exc:
         err_console.print(f"nrrc: error: {exc}", markup=False, soft_wrap=True)
         sys.exit(2)
@@ -103,6 +171,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         err_console.print("nrrc: interrupted", markup=False)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc: ClickException) -> list[str]:
+    """click's usage error (bad option value, missing argument, unknown option) as one line
+    naming the command, then how to get help: ``nrrc audit: error: Invalid value for
+    '--jobs' / '-j': … (found 'x')`` and ``Try 'nrrc audit --help'.``"""
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "nrrc"
+    message = " ".join(exc.format_message().split())
+    # typer checks values with pydantic, whose message does not show the value it refused.
+    errors = getattr(exc.__cause__, "errors", None)
+    if callable(errors):
+        found = [e["input"] for e in errors() if "input" in e]
+        if found and repr(found[0]) not in message:
+            message = f"{message.rstrip('.')} (found {found[0]!r})."
+    lines = [f"{command}: error: {message}"]
+    if ctx is not None and ctx.command.get_help_option(ctx) is not None:
+        lines.append(f"Try '{command} {ctx.help_option_names[0]}'.")
+    return lines
 
 
 _KEEP_BREAKS = (" ", "-", "*", "|", "$", "\b")

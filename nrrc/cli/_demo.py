@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
+from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, check_out_dir, console, fail
 from nrrc.envelope import Verifier
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes
@@ -45,9 +45,14 @@ def demo(
             "--out",
             "-o",
             metavar="DIR",
-            help="Run directory (default: demo-run, or demo-out offline).",
+            help="Run directory (default: demo-run, or demo-out offline, replaced by each "
+            "run); one that already holds files is refused without --force.",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace the run in --out even when it already holds files."),
+    ] = False,
     late_prone: Annotated[
         str | None,
         typer.Option(metavar="CENTRE", help="Make this centre late with a third of its notices."),
@@ -94,6 +99,11 @@ def demo(
     about a minute), a live view of traffic, acknowledgements and warnings, then the audit
     and an HTML report. Exit code: 0 no violations, 1 violations found, 2 the demo failed.
     """
+    if out is not None:
+        # The default directories are the demo's own scratch space, replaced by each run (so
+        # that `make demo` works twice in a row); one the user names is refused when it holds
+        # files, unless --force.
+        check_out_dir(out, "--out", force=force)
     if offline:
         walkthrough(out or Path("demo-out"))
         return

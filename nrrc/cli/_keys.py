@@ -57,22 +57,41 @@ def keys_generate(
     end = _instant(valid_until, "--valid-until")
     if end is not None and end <= start:
         fail(f"--valid-until: expected an instant after {format_instant(start)}")
+    if directory.exists() and not directory.is_dir():
+        fail(f"--dir: expected a directory, found a file: {directory}")
     ring_path = directory / "keyring.json"
+    if ring_path.is_dir():
+        fail(f"{ring_path}: expected a keyring file, found a directory")
     ring = _load_or_new(ring_path)
-    # Check every centre first: a failure halfway would leave private keys without keyring
+    # Check every argument first: a failure halfway would leave private keys without keyring
     # entries.
+    seen: set[str] = set()
     for centre in centres:
-        key_path = directory / f"{centre}.key"
-        if key_path.exists():
-            fail(f"{key_path}: already exists; refusing to overwrite a private key")
-        if not CENTRE.match(centre):
+        if not CENTRE.fullmatch(centre):
             fail(f"centre id: expected capital letters and digits (e.g. 'US'), found {centre!r}")
-    for centre in centres:
-        signer = generate_key(centre)
-        write_private_key(signer, directory / f"{centre}.key")
-        ring.add(signer.entry(start, end))
-        console.print(f"{centre}: key {signer.key_id} -> {directory / (centre + '.key')} (0600)")
-    ring.save(ring_path)
+        if centre in seen:
+            fail(f"centre id: expected each centre once, found {centre} twice")
+        seen.add(centre)
+        key_path = directory / f"{centre}.key"
+        if key_path.exists() or key_path.is_symlink():
+            fail(f"{key_path}: already exists; refusing to overwrite a private key")
+    signers = [generate_key(centre) for centre in centres]
+    written: list[Path] = []
+    try:
+        for signer in signers:
+            path = directory / f"{signer.centre}.key"
+            write_private_key(signer, path)
+            written.append(path)
+            ring.add(signer.entry(start, end))
+        ring.save(ring_path)
+    except BaseException:
+        # Keys nobody trusts yet and nobody has seen: remove them rather than leave orphans.
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    for signer in signers:
+        key_file = directory / f"{signer.centre}.key"
+        console.print(f"{signer.centre}: key {signer.key_id} -> {key_file} (0600)")
     console.print(f"keyring: {ring_path} ({len(ring)} keys)")
 
 

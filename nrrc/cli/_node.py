@@ -17,7 +17,7 @@ from typing import Annotated
 import structlog
 import typer
 
-from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, fail
+from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, check_out_dir, console, fail
 from nrrc.errors import NrrcError
 from nrrc.timeutil import MAX_DURATION_DAYS
 
@@ -304,10 +304,36 @@ def _days(days: float) -> timedelta:
     return timedelta(days=days)
 
 
+_BROKER_OPTIONS = {
+    "directory": "DIR",
+    "federated_hosts": "--federated-host",
+    "outsiders": "--outsider",
+    **{
+        name: "--" + name.replace("_", "-")
+        for name in (
+            "config_root",
+            "data_root",
+            "bind",
+            "port",
+            "tls_port",
+            "federated_base_port",
+            "max_queued",
+            "run_as",
+        )
+    },
+}
+"""The option of `nrrc brokers generate` for each parameter of write_mosquitto_configs."""
+
+
 @brokers_app.command("generate")
 def brokers_generate(
     scenario: Annotated[str, typer.Argument(help="Built-in scenario id or scenario file.")],
-    directory: Annotated[Path, typer.Argument(help="Where to write the configurations.")],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Where to write the configurations (a new or empty directory, or --force)."
+        ),
+    ],
     config_root: Annotated[
         str | None,
         typer.Option(help="The directory as the broker sees it (e.g. /nrrc/brokers in compose)."),
@@ -341,6 +367,14 @@ def brokers_generate(
     no_secrets: Annotated[
         bool, typer.Option("--no-secrets", help="Write only the configuration files.")
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Write into DIR even when it already holds files, overwriting the "
+            "configurations and (without --no-secrets) the passwords, CA and certificates.",
+        ),
+    ] = False,
     outsider: Annotated[
         list[str] | None,
         typer.Option(
@@ -356,9 +390,16 @@ def brokers_generate(
     """Write Mosquitto configurations, passwords, certificates, ACL and bridges for a scenario."""
     import random
 
-    from nrrc.broker import DEFAULT_MAX_QUEUED, Membership, write_mosquitto_configs
+    from nrrc.broker import (
+        DEFAULT_MAX_QUEUED,
+        BrokerConfigError,
+        Membership,
+        write_mosquitto_configs,
+    )
     from nrrc.scenario import load_scenario
 
+    # Regenerating into a set-up in use would replace its CA and passwords: only on purpose.
+    check_out_dir(directory, "DIR", force=force)
     cat = catalogue(agreements)
     scen = load_scenario(scenario, cat)
     membership = Membership({c: scen.config(c).regimes for c in scen.centre_ids})
@@ -372,26 +413,29 @@ def brokers_generate(
         # acknowledgements), never below the default: Mosquitto drops overflow silently.
         items = len(scen.schedule(random.Random(scen.seed)))
         max_queued = max(DEFAULT_MAX_QUEUED, 10 * items * len(scen.centre_ids))
-    layout = write_mosquitto_configs(
-        directory,
-        membership,
-        now=datetime.now(UTC),
-        config_root=config_root,
-        data_root=data_root,
-        bind=bind,
-        port=port,
-        tls_port=tls_port,
-        federated_base_port=federated_base_port,
-        federated_hosts=(
-            {c: federated_host.replace("{id}", c.lower()) for c in membership.centres}
-            if federated_host
-            else None
-        ),
-        max_queued=max_queued,
-        run_as=run_as,
-        secrets=not no_secrets,
-        outsiders=outsiders,
-    )
+    try:
+        layout = write_mosquitto_configs(
+            directory,
+            membership,
+            now=datetime.now(UTC),
+            config_root=config_root,
+            data_root=data_root,
+            bind=bind,
+            port=port,
+            tls_port=tls_port,
+            federated_base_port=federated_base_port,
+            federated_hosts=(
+                {c: federated_host.replace("{id}", c.lower()) for c in membership.centres}
+                if federated_host
+                else None
+            ),
+            max_queued=max_queued,
+            run_as=run_as,
+            secrets=not no_secrets,
+            outsiders=outsiders,
+        )
+    except BrokerConfigError as exc:
+        fail(f"{_BROKER_OPTIONS.get(exc.parameter, exc.parameter)}: {exc.detail}")
 
     def say(text: str, markup: bool = True) -> None:
         console.print(text, markup=markup, soft_wrap=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ from rich.table import Table
 
 from nrrc.catalogue import Catalogue
 from nrrc.centre import PlannedMessage
-from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, console, err_console
+from nrrc.cli._app import AGREEMENTS_HELP, app, catalogue, check_out_dir, console, err_console
 from nrrc.errors import ScenarioError
 from nrrc.scenario import Scenario, builtin_scenarios, load_scenario
 from nrrc.simulate import METRICS, RunMetrics, Study, run_many, run_scenario, study_svg
@@ -43,8 +44,21 @@ def simulate(
         str, typer.Argument(help="Built-in scenario id (see `nrrc scenarios list`) or a file.")
     ],
     out: Annotated[
-        Path, typer.Option("--out", "-o", metavar="DIR", help="Output directory.")
-    ] = Path("sim-out"),
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="DIR",
+            help="Output directory (default: sim-out, replaced by each run); one that already "
+            "holds files is refused without --force.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace the outputs in --out even when it already holds files."
+        ),
+    ] = False,
     runs: Annotated[
         int, typer.Option("--runs", "-n", min=1, help="Monte Carlo: number of runs (seeds).")
     ] = 1,
@@ -66,12 +80,32 @@ def simulate(
     into --out; the same seed gives byte-identical files. With --runs N it runs N seeds in
     parallel and reports distributions as a table, study.json and study.svg.
     """
+    if out is not None:
+        check_out_dir(out, "--out", force=force)
+    # sim-out, the default, is the command's own scratch directory: replaced by each run.
+    out = out or Path("sim-out")
     loaded, cat = _load(scenario, agreements)
     first = loaded.seed if seed is None else seed
+    _clear_outputs(out)
     if runs == 1:
         _single(loaded, cat, first, out)
     else:
         _study(scenario, loaded, cat, first, runs, jobs or os.cpu_count() or 1, out, agreements)
+
+
+OUTPUTS = ("logs", "observed.jsonl", "keyring.json", "summary.json", "study.json", "study.svg")
+"""What `nrrc simulate` writes into --out; an earlier run's are removed first, so that no log
+of a centre the new scenario does not have is left to be audited with the new ones. Nothing
+else in the directory is touched."""
+
+
+def _clear_outputs(out: Path) -> None:
+    for name in OUTPUTS:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _single(loaded: Scenario, cat: Catalogue, seed: int, out: Path) -> None:
