@@ -151,6 +151,10 @@ def test_an_observed_log_with_a_byte_order_mark_in_a_directory_is_named(
     result = _audit(str(tmp_path))
     assert result.exit_code == 2, result.output
     _one_error_line(result.output, f"{observed}: {BOM}")
+    # Named with --observed, it is read by the engine: the same words.
+    result = _audit(str(tmp_path / "RU.log.jsonl"), "--observed", str(observed))
+    assert result.exit_code == 2, result.output
+    _one_error_line(result.output, f"{observed}: {BOM}")
 
 
 def test_resuming_a_log_with_a_byte_order_mark_names_it(

@@ -76,7 +76,7 @@ from nrrc.envelope import Opened, Verifier
 from nrrc.errors import InvalidPayload, LogError
 from nrrc.keys import Keyring
 from nrrc.messages import MessageTypes, Statement
-from nrrc.msglog import read_lines
+from nrrc.msglog import encoding_problem, read_lines
 from nrrc.observed import OBSERVED_FORMAT, Activity, ObservedHeader, decode_observed
 from nrrc.timeutil import format_delta, format_instant, to_utc
 from nrrc.verify import LogProblem
@@ -972,6 +972,9 @@ def _read_activities(path: Path, name: str) -> list[tuple[float, int, Activity]]
         raise LogError(f"{name}: cannot open the observed-activity log: {exc.strerror}") from exc
     with fh:
         first = True
+        problem = encoding_problem(fh.peek(8)[:8])
+        if problem is not None:
+            raise LogError(f"{name}: {problem}")
         for raw in read_lines(fh):
             if not raw.data.strip():
                 continue
