@@ -12,8 +12,9 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
-import stat
+import shutil
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -210,15 +211,37 @@ def test_an_unreadable_log_is_an_error(
     _one_error_line(result.output, f"{path}: cannot open the log: Permission denied")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file with permission 000")
-def test_a_log_with_permission_000_is_an_error(logs: Path) -> None:
-    """The same with a real permission 000 (for a user who is not root)."""
-    path = logs / "RU.log.jsonl"
-    path.chmod(0)
+@contextlib.contextmanager
+def _unprivileged() -> Iterator[None]:
+    """As root (CI), act as the unprivileged user 65534 meanwhile, whom permission 000 stops
+    (the effective ids only: root takes them back after)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    os.setegid(65534)
+    os.seteuid(65534)
     try:
-        result = _audit(str(logs))
+        yield
     finally:
-        path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def test_a_log_with_permission_000_is_an_error(logs: Path) -> None:
+    """The same with a real permission 000. Root reads any file, so as root (CI) the audit runs
+    as an unprivileged user, on a copy of the logs in a directory that user may enter."""
+    where = Path(tempfile.mkdtemp(prefix="nrrc-perm-"))
+    try:
+        where.chmod(0o755)
+        for f in logs.iterdir():
+            shutil.copy(f, where / f.name)
+            (where / f.name).chmod(0o644)
+        path = where / "RU.log.jsonl"
+        path.chmod(0)
+        with _unprivileged():
+            result = _audit(str(where))
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
     assert result.exit_code == 2, result.output
     _one_error_line(result.output, f"{path}: cannot open the log: Permission denied")
 
